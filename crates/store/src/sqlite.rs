@@ -1,0 +1,4 @@
+//! The embedded SQLite store.
+
+/// Placeholder until the implementation lands.
+pub struct SqliteStore;
