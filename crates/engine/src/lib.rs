@@ -1,1 +1,15 @@
-//! placeholder
+//! The agent loop: turns a run's request into an answer by calling the LLM and the run's tools,
+//! validating the answer against the output schema, and recording every step as an event.
+
+pub mod budget;
+pub mod envelope;
+pub mod events;
+pub mod executor;
+pub mod infer_schema;
+pub mod prompt;
+pub mod tool_calls;
+pub mod toolbox;
+
+pub use budget::{Budget, ProcessorProfile, ProcessorTable};
+pub use events::{EventSink, NullSink};
+pub use executor::{Engine, EngineOutcome, RunJob, ToolEnv};

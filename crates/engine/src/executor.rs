@@ -1,0 +1,428 @@
+//! The agent loop of one run: discover tools, then LLM turns and tool calls until a valid
+//! answer, within the processor's budget; every step reported to the event sink.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use forage_api::{
+    McpToolCall, OutputSchema, Processor, ProgressKind, RunEvent, RunId, TaskOutput, TaskRunCreate,
+    TokenUsage, Warning, WarningKind,
+};
+use forage_llm::{ChatMessage, ChatRequest, ResponseFormat};
+use forage_mcp::Timeouts;
+use forage_tools::NetworkPolicy;
+use tokio::time::Instant as TokioInstant;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, info_span};
+
+use crate::budget::{ProcessorProfile, ProcessorTable};
+use crate::envelope::{Answer, AnswerSpec};
+use crate::events::EventSink;
+use crate::prompt;
+use crate::tool_calls::{refused, run_calls};
+use crate::toolbox::Toolbox;
+
+/// What the engine needs to reach tools.
+#[derive(Clone)]
+pub struct ToolEnv {
+    /// HTTP client for MCP servers, built with the network guard (`NetworkPolicy::apply`).
+    pub mcp_http: reqwest::Client,
+    /// Checks MCP URLs whose host is an IP literal.
+    pub network: NetworkPolicy,
+    pub mcp_timeouts: Timeouts,
+}
+
+/// One run to execute.
+#[derive(Clone, Debug)]
+pub struct RunJob {
+    pub run_id: RunId,
+    pub processor: Processor,
+    /// The request, MCP header values in clear.
+    pub request: TaskRunCreate,
+    /// The conversation of the interaction this run continues.
+    pub previous_transcript: Option<serde_json::Value>,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug)]
+pub enum EngineOutcome {
+    Completed {
+        output: TaskOutput,
+        warnings: Vec<Warning>,
+        usage: TokenUsage,
+        transcript: serde_json::Value,
+    },
+    Failed {
+        message: String,
+        warnings: Vec<Warning>,
+        usage: TokenUsage,
+    },
+    Cancelled {
+        warnings: Vec<Warning>,
+        usage: TokenUsage,
+    },
+}
+
+/// Runs tasks. Cheap to share; holds no per-run state.
+pub struct Engine {
+    processors: ProcessorTable,
+    tools: ToolEnv,
+}
+
+/// The state of one run while it executes.
+struct RunState {
+    messages: Vec<ChatMessage>,
+    trace: Vec<McpToolCall>,
+    sources: Vec<String>,
+    warnings: Vec<Warning>,
+    usage: TokenUsage,
+    tool_calls_used: u32,
+}
+
+/// Why the loop stopped without an answer.
+enum Stop {
+    Failed(String),
+    Cancelled,
+}
+
+impl Engine {
+    pub fn new(processors: ProcessorTable, tools: ToolEnv) -> Engine {
+        Engine { processors, tools }
+    }
+
+    /// Executes a run to its end. Never panics on bad model or tool behaviour: every
+    /// problem becomes a failed outcome that says what went wrong.
+    pub async fn execute(
+        &self,
+        job: RunJob,
+        sink: Arc<dyn EventSink>,
+        cancel: CancellationToken,
+    ) -> EngineOutcome {
+        let span = info_span!("run", run_id = %job.run_id, processor = %job.processor);
+        self.execute_inner(job, sink, cancel).instrument(span).await
+    }
+
+    async fn execute_inner(
+        &self,
+        job: RunJob,
+        sink: Arc<dyn EventSink>,
+        cancel: CancellationToken,
+    ) -> EngineOutcome {
+        let profile = self.processors.get(job.processor).clone();
+        let deadline = TokioInstant::now() + profile.budget.deadline();
+        let task_spec = job.request.task_spec.clone().unwrap_or_default();
+        let answer_spec = match AnswerSpec::new(&task_spec.output_schema) {
+            Ok(spec) => spec,
+            Err(e) => {
+                return EngineOutcome::Failed {
+                    message: format!("the output schema cannot be used: {e}"),
+                    warnings: Vec::new(),
+                    usage: TokenUsage::default(),
+                };
+            }
+        };
+        sink.emit(vec![RunEvent::Progress {
+            progress: ProgressKind::ExecStatus,
+            message: format!("Starting research with processor {}", job.processor),
+        }])
+        .await;
+
+        let servers = job.request.mcp_servers.clone().unwrap_or_default();
+        let (toolbox, discovery_warnings) = if servers.is_empty() {
+            (Toolbox::default(), Vec::new())
+        } else {
+            let discovered = tokio::select! {
+                found = Toolbox::discover(&servers, &self.tools.mcp_http, &self.tools.network, &self.tools.mcp_timeouts) => found,
+                () = cancel.cancelled() => return EngineOutcome::Cancelled { warnings: Vec::new(), usage: TokenUsage::default() },
+            };
+            let mut events: Vec<RunEvent> = discovered
+                .1
+                .iter()
+                .map(|w| RunEvent::Warning { warning: w.clone() })
+                .collect();
+            events.push(RunEvent::Progress {
+                progress: ProgressKind::Plan,
+                message: format!(
+                    "Found {} tools on {} of {} MCP servers",
+                    discovered.0.len(),
+                    discovered.0.server_count(),
+                    servers.len()
+                ),
+            });
+            sink.emit(events).await;
+            discovered
+        };
+
+        let mut state = RunState {
+            messages: initial_messages(&job, &task_spec, toolbox.len()),
+            trace: Vec::new(),
+            sources: Vec::new(),
+            warnings: discovery_warnings,
+            usage: TokenUsage::default(),
+            tool_calls_used: 0,
+        };
+        let result = self
+            .agent_loop(
+                &profile,
+                &answer_spec,
+                &toolbox,
+                &mut state,
+                &*sink,
+                deadline,
+                &cancel,
+            )
+            .await;
+        toolbox.close().await;
+
+        match result {
+            Ok(answer) => {
+                if answer.dropped_citations > 0 {
+                    state.warnings.push(Warning::new(
+                        WarningKind::Warning,
+                        format!(
+                            "{} citation(s) dropped: their URLs appear in no source this run read",
+                            answer.dropped_citations
+                        ),
+                    ));
+                }
+                let output = build_output(&task_spec.output_schema, answer, state.trace);
+                let transcript = serde_json::to_value(
+                    state
+                        .messages
+                        .iter()
+                        .filter(|m| !matches!(m, ChatMessage::System { .. }))
+                        .collect::<Vec<_>>(),
+                )
+                .unwrap_or_default();
+                EngineOutcome::Completed {
+                    output,
+                    warnings: state.warnings,
+                    usage: state.usage,
+                    transcript,
+                }
+            }
+            Err(Stop::Cancelled) => EngineOutcome::Cancelled {
+                warnings: state.warnings,
+                usage: state.usage,
+            },
+            Err(Stop::Failed(message)) => EngineOutcome::Failed {
+                message,
+                warnings: state.warnings,
+                usage: state.usage,
+            },
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn agent_loop(
+        &self,
+        profile: &ProcessorProfile,
+        answer_spec: &AnswerSpec,
+        toolbox: &Toolbox,
+        state: &mut RunState,
+        sink: &dyn EventSink,
+        deadline: TokioInstant,
+        cancel: &CancellationToken,
+    ) -> Result<Answer, Stop> {
+        let budget = &profile.budget;
+        let response_format = ResponseFormat {
+            name: "forage_answer".into(),
+            schema: answer_spec.envelope_schema(),
+        };
+        let max_turns = budget.max_turns.max(1);
+        let mut repairs = 0;
+        let mut told_to_answer = false;
+        for turn in 0..max_turns + budget.max_repairs {
+            let tools_left = state.tool_calls_used < budget.max_tool_calls;
+            let last_tool_turn = turn + 1 >= max_turns;
+            let offer_tools = !toolbox.is_empty() && tools_left && !last_tool_turn;
+            if !toolbox.is_empty() && !offer_tools && !told_to_answer {
+                state.messages.push(ChatMessage::user(prompt::ANSWER_NOW));
+                told_to_answer = true;
+            }
+            let request = ChatRequest {
+                model: profile.model.clone(),
+                messages: state.messages.clone(),
+                tools: if offer_tools {
+                    toolbox.specs()
+                } else {
+                    Vec::new()
+                },
+                response_format: Some(response_format.clone()),
+                max_output_tokens: Some(budget.max_output_tokens),
+                temperature: None,
+            };
+            let clock = Instant::now();
+            let reply = tokio::select! {
+                reply = profile.llm.chat(&request, cancel) => reply,
+                () = tokio::time::sleep_until(deadline) => {
+                    return Err(Stop::Failed(format!(
+                        "the run exceeded its deadline of {} s (processor budget)", budget.deadline_secs
+                    )));
+                }
+                () = cancel.cancelled() => return Err(Stop::Cancelled),
+            };
+            let reply = match reply {
+                Ok(reply) => reply,
+                Err(forage_llm::LlmError::Cancelled) => return Err(Stop::Cancelled),
+                Err(e) => return Err(Stop::Failed(format!("the LLM request failed: {e}"))),
+            };
+            state.usage.input_tokens += reply.usage.input_tokens;
+            state.usage.output_tokens += reply.usage.output_tokens;
+            state.usage.llm_calls += 1;
+            sink.emit(vec![RunEvent::LlmTurn {
+                turn: turn + 1,
+                input_tokens: reply.usage.input_tokens,
+                output_tokens: reply.usage.output_tokens,
+                duration_ms: clock.elapsed().as_millis() as u64,
+                tool_calls: reply.tool_calls.len() as u32,
+            }])
+            .await;
+
+            if !reply.tool_calls.is_empty() {
+                state.messages.push(ChatMessage::Assistant {
+                    content: reply.content.clone(),
+                    tool_calls: reply.tool_calls.clone(),
+                });
+                self.call_tools(
+                    &reply.tool_calls,
+                    toolbox,
+                    budget,
+                    offer_tools,
+                    state,
+                    sink,
+                    cancel,
+                )
+                .await;
+                if cancel.is_cancelled() {
+                    return Err(Stop::Cancelled);
+                }
+                continue;
+            }
+
+            let content = reply.content.unwrap_or_default();
+            match answer_spec.accept(&content, &state.sources) {
+                Ok(answer) => {
+                    state.messages.push(ChatMessage::assistant(content));
+                    return Ok(answer);
+                }
+                Err(problem) if repairs < budget.max_repairs => {
+                    repairs += 1;
+                    sink.emit(vec![RunEvent::Progress {
+                        progress: ProgressKind::ExecStatus,
+                        message: format!(
+                            "The answer was not acceptable ({problem}); asking the model to repair it ({repairs}/{})",
+                            budget.max_repairs
+                        ),
+                    }])
+                    .await;
+                    state.messages.push(ChatMessage::assistant(content));
+                    state
+                        .messages
+                        .push(ChatMessage::user(prompt::repair_message(
+                            &problem.0,
+                            repairs,
+                            budget.max_repairs,
+                        )));
+                }
+                Err(problem) => {
+                    return Err(Stop::Failed(format!(
+                        "the model's answer was still not acceptable after {} repair attempt(s): {problem}",
+                        budget.max_repairs
+                    )));
+                }
+            }
+        }
+        Err(Stop::Failed(format!(
+            "the model gave no final answer within the processor's {} turns",
+            max_turns + budget.max_repairs
+        )))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn call_tools(
+        &self,
+        calls: &[forage_llm::ToolCall],
+        toolbox: &Toolbox,
+        budget: &crate::Budget,
+        tools_offered: bool,
+        state: &mut RunState,
+        sink: &dyn EventSink,
+        cancel: &CancellationToken,
+    ) {
+        let allowed = if tools_offered {
+            (budget.max_tool_calls.saturating_sub(state.tool_calls_used)) as usize
+        } else {
+            0
+        };
+        let (run_now, over_budget) = calls.split_at(allowed.min(calls.len()));
+        if !over_budget.is_empty() {
+            state.warnings.push(Warning::new(
+                WarningKind::Warning,
+                format!(
+                    "{} tool call(s) not made: the processor's budget allows {} per run",
+                    over_budget.len(),
+                    budget.max_tool_calls
+                ),
+            ));
+        }
+        state.tool_calls_used += run_now.len() as u32;
+        let outcomes = run_calls(run_now, toolbox, budget.max_tool_output_chars, cancel).await;
+        for outcome in outcomes {
+            sink.emit(outcome.events).await;
+            state.trace.extend(outcome.trace);
+            state.sources.extend(outcome.source_text);
+            state.messages.push(outcome.message);
+        }
+        for call in over_budget {
+            state.messages.push(
+                refused(
+                    call,
+                    "the tool-call budget of this task is used up; answer from what you have",
+                )
+                .message,
+            );
+        }
+    }
+}
+
+fn initial_messages(
+    job: &RunJob,
+    spec: &forage_api::TaskSpec,
+    tool_count: usize,
+) -> Vec<ChatMessage> {
+    let mut messages = vec![ChatMessage::system(prompt::system_prompt(spec, tool_count))];
+    if let Some(previous) = &job.previous_transcript
+        && let Ok(earlier) = serde_json::from_value::<Vec<ChatMessage>>(previous.clone())
+    {
+        messages.extend(
+            earlier
+                .into_iter()
+                .filter(|m| !matches!(m, ChatMessage::System { .. })),
+        );
+    }
+    messages.push(ChatMessage::user(prompt::task_message(
+        &job.request.input,
+        spec,
+    )));
+    messages
+}
+
+fn build_output(schema: &OutputSchema, answer: Answer, trace: Vec<McpToolCall>) -> TaskOutput {
+    let mcp_tool_calls = (!trace.is_empty()).then_some(trace);
+    match schema {
+        OutputSchema::Text { .. } => TaskOutput::Text {
+            content: answer.content.as_str().unwrap_or_default().to_owned(),
+            basis: answer.basis,
+            mcp_tool_calls,
+            beta_fields: None,
+        },
+        OutputSchema::Json { .. } | OutputSchema::Auto => TaskOutput::Json {
+            content: answer.content,
+            basis: answer.basis,
+            mcp_tool_calls,
+            output_schema: answer.inferred_schema,
+            beta_fields: None,
+        },
+    }
+}

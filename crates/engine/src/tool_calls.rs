@@ -1,0 +1,218 @@
+//! Runs the tool calls of one model turn concurrently, each with its timeout and the run's
+//! cancellation, and turns each into a trace entry, events and the message the model reads.
+
+use std::time::Instant;
+
+use forage_api::{McpToolCall, ProgressKind, RunEvent};
+use forage_llm::{ChatMessage, ToolCall};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::toolbox::Toolbox;
+
+/// What one tool call produced.
+pub struct CallOutcome {
+    /// The trace entry, when the call reached (or was meant for) an MCP server.
+    pub trace: Option<McpToolCall>,
+    /// The reply to the model for this call id.
+    pub message: ChatMessage,
+    /// Events to record, in order.
+    pub events: Vec<RunEvent>,
+    /// The full text the tool returned (for citation checks), if it succeeded.
+    pub source_text: Option<String>,
+}
+
+/// Runs `calls` concurrently; results come back in the model's order.
+pub async fn run_calls(
+    calls: &[ToolCall],
+    toolbox: &Toolbox,
+    max_output_chars: usize,
+    cancel: &CancellationToken,
+) -> Vec<CallOutcome> {
+    let futures = calls
+        .iter()
+        .map(|call| run_one(call, toolbox, max_output_chars, cancel));
+    futures::future::join_all(futures).await
+}
+
+/// Tells the model a call it asked for will not run, and why.
+pub fn refused(call: &ToolCall, why: &str) -> CallOutcome {
+    CallOutcome {
+        trace: None,
+        message: ChatMessage::tool(call.id.clone(), format!("Error: {why}")),
+        events: Vec::new(),
+        source_text: None,
+    }
+}
+
+async fn run_one(
+    call: &ToolCall,
+    toolbox: &Toolbox,
+    max_output_chars: usize,
+    cancel: &CancellationToken,
+) -> CallOutcome {
+    let Some(tool) = toolbox.route(&call.name) else {
+        return refused(
+            call,
+            &format!(
+                "there is no tool named '{}'; use one of the offered tools",
+                call.name
+            ),
+        );
+    };
+    let started_at = chrono::Utc::now();
+    let arguments = parse_arguments(&call.arguments);
+    let arguments_text = match &arguments {
+        Ok(map) => serde_json::to_string(map).unwrap_or_default(),
+        Err(_) => call.arguments.clone(),
+    };
+    let mut events = vec![
+        RunEvent::Progress {
+            progress: ProgressKind::ToolCall,
+            message: format!(
+                "Calling {} on MCP server {}",
+                tool.tool_name, tool.server_name
+            ),
+        },
+        RunEvent::ToolCallStarted {
+            tool_call_id: call.id.clone(),
+            server_name: tool.server_name.clone(),
+            tool_name: tool.tool_name.clone(),
+            arguments: arguments_text.clone(),
+        },
+    ];
+    let clock = Instant::now();
+    let result = match arguments {
+        Ok(map) => tool
+            .client
+            .call_tool(
+                &tool.tool_name,
+                map,
+                tool.call_timeout,
+                cancel.child_token(),
+            )
+            .await
+            .map_err(|e| e.to_string()),
+        Err(problem) => Err(problem),
+    };
+    let duration_ms = clock.elapsed().as_millis() as u64;
+
+    let mut trace = McpToolCall {
+        tool_call_id: call.id.clone(),
+        server_name: tool.server_name.clone(),
+        tool_name: tool.tool_name.clone(),
+        arguments: arguments_text,
+        content: None,
+        error: None,
+        started_at: Some(forage_api::run::format_timestamp(&started_at)),
+        duration_ms: Some(duration_ms),
+        content_bytes: None,
+        truncated: None,
+    };
+    let (model_text, source_text) = match result {
+        Ok(output) => {
+            let (shown, cut) = truncate_for_model(&output.text, output.bytes, max_output_chars);
+            trace.content_bytes = Some(output.bytes as u64);
+            trace.truncated = Some(cut);
+            if output.is_error {
+                trace.error = Some(shown.clone());
+                (format!("The tool reported an error: {shown}"), None)
+            } else {
+                trace.content = Some(shown.clone());
+                trace.error = Some(String::new());
+                (shown, Some(output.text))
+            }
+        }
+        Err(message) => {
+            trace.error = Some(message.clone());
+            (format!("Error: the tool call failed: {message}"), None)
+        }
+    };
+    events.push(RunEvent::ToolCallFinished {
+        call: trace.clone(),
+    });
+    CallOutcome {
+        trace: Some(trace),
+        message: ChatMessage::tool(call.id.clone(), model_text),
+        events,
+        source_text,
+    }
+}
+
+/// Arguments must be a JSON object (an empty string means no arguments).
+fn parse_arguments(raw: &str) -> Result<serde_json::Map<String, Value>, String> {
+    if raw.trim().is_empty() {
+        return Ok(serde_json::Map::new());
+    }
+    match serde_json::from_str::<Value>(raw) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(Value::Null) => Ok(serde_json::Map::new()),
+        Ok(other) => Err(format!(
+            "the arguments must be a JSON object, got {}",
+            type_name(&other)
+        )),
+        Err(e) => Err(format!("the arguments are not valid JSON: {e}")),
+    }
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Cuts tool output to the model's limit, saying so.
+pub fn truncate_for_model(text: &str, full_bytes: usize, max_chars: usize) -> (String, bool) {
+    match text.char_indices().nth(max_chars) {
+        None if full_bytes <= text.len() => (text.to_owned(), false),
+        None => (
+            format!(
+                "{text}\n[output truncated: showing {} of {full_bytes} bytes]",
+                text.len()
+            ),
+            true,
+        ),
+        Some((cut, _)) => (
+            format!(
+                "{}\n[output truncated: showing {cut} of {} bytes]",
+                &text[..cut],
+                full_bytes.max(text.len())
+            ),
+            true,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_must_be_an_object() {
+        assert!(parse_arguments("").unwrap().is_empty());
+        assert_eq!(parse_arguments(r#"{"a":1}"#).unwrap()["a"], 1);
+        assert!(parse_arguments("[1]").unwrap_err().contains("an array"));
+        assert!(
+            parse_arguments("{oops")
+                .unwrap_err()
+                .contains("not valid JSON")
+        );
+    }
+
+    #[test]
+    fn truncation_says_how_much_was_cut() {
+        assert_eq!(
+            truncate_for_model("short", 5, 100),
+            ("short".to_owned(), false)
+        );
+        let (shown, cut) = truncate_for_model(&"é".repeat(50), 100, 10);
+        assert!(cut);
+        assert!(shown.starts_with(&"é".repeat(10)));
+        assert!(shown.contains("showing 20 of 100 bytes"), "{shown}");
+    }
+}

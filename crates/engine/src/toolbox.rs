@@ -1,0 +1,223 @@
+//! The run's tools: connects to its MCP servers concurrently, lists their tools once, and
+//! names them uniquely for the model (`server__tool`), mapping names back on calls.
+
+use std::collections::{HashMap, HashSet};
+
+use forage_api::{McpServer, Warning, WarningKind};
+use forage_llm::ToolSpec;
+use forage_mcp::{McpClient, ServerSpec, Timeouts, ToolInfo};
+use forage_tools::NetworkPolicy;
+use serde_json::{Value, json};
+
+/// A tool as the model sees it, with where it really lives.
+#[derive(Clone)]
+pub struct RoutedTool {
+    pub spec: ToolSpec,
+    pub server_name: String,
+    pub tool_name: String,
+    pub client: McpClient,
+    pub call_timeout: std::time::Duration,
+}
+
+/// Every tool offered to the model in this run.
+#[derive(Clone, Default)]
+pub struct Toolbox {
+    tools: Vec<RoutedTool>,
+    by_name: HashMap<String, usize>,
+    clients: Vec<McpClient>,
+}
+
+impl Toolbox {
+    /// Connects to every server and lists its tools, concurrently. A server that fails
+    /// becomes a warning naming it; the run goes on with the others' tools.
+    pub async fn discover(
+        servers: &[McpServer],
+        http: &reqwest::Client,
+        network: &NetworkPolicy,
+        timeouts: &Timeouts,
+    ) -> (Toolbox, Vec<Warning>) {
+        let connections = servers.iter().map(|server| async move {
+            let result = connect_and_list(server, http, network, timeouts).await;
+            (server, result)
+        });
+        let results = futures::future::join_all(connections).await;
+
+        let mut toolbox = Toolbox::default();
+        let mut warnings = Vec::new();
+        let mut taken = HashSet::new();
+        for (server, result) in results {
+            match result {
+                Ok((client, tools)) => {
+                    for tool in tools {
+                        let name = unique_name(&server.name, &tool.name, &mut taken);
+                        toolbox.by_name.insert(name.clone(), toolbox.tools.len());
+                        toolbox.tools.push(RoutedTool {
+                            spec: ToolSpec {
+                                name,
+                                description: describe(&server.name, &tool),
+                                parameters: parameters_schema(&tool.input_schema),
+                            },
+                            server_name: server.name.clone(),
+                            tool_name: tool.name,
+                            client: client.clone(),
+                            call_timeout: timeouts.call,
+                        });
+                    }
+                    toolbox.clients.push(client);
+                }
+                Err(reason) => {
+                    let reference = uuid::Uuid::new_v4();
+                    let mut warning = Warning::new(
+                        WarningKind::Warning,
+                        format!(
+                            "Error listing tools from MCP server {}: {reason}. Reference ID: {reference}",
+                            server.name
+                        ),
+                    );
+                    warning.detail = Some(json!({"server_name": server.name}));
+                    warnings.push(warning);
+                }
+            }
+        }
+        (toolbox, warnings)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tools.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.tools.len()
+    }
+
+    pub fn server_count(&self) -> usize {
+        self.clients.len()
+    }
+
+    pub fn specs(&self) -> Vec<ToolSpec> {
+        self.tools.iter().map(|t| t.spec.clone()).collect()
+    }
+
+    pub fn route(&self, model_name: &str) -> Option<&RoutedTool> {
+        self.by_name.get(model_name).map(|&i| &self.tools[i])
+    }
+
+    /// Ends the run's MCP sessions.
+    pub async fn close(&self) {
+        futures::future::join_all(self.clients.iter().map(McpClient::close)).await;
+    }
+}
+
+async fn connect_and_list(
+    server: &McpServer,
+    http: &reqwest::Client,
+    network: &NetworkPolicy,
+    timeouts: &Timeouts,
+) -> Result<(McpClient, Vec<ToolInfo>), String> {
+    let url = url::Url::parse(&server.url).map_err(|e| format!("invalid URL: {e}"))?;
+    network.check_url(&url).map_err(|e| e.to_string())?;
+    let spec = ServerSpec {
+        name: server.name.clone(),
+        url,
+        headers: server
+            .headers
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        allowed_tools: server.allowed_tools.clone(),
+        timeouts: *timeouts,
+    };
+    let client = McpClient::connect(&spec, http.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    match client.list_tools().await {
+        Ok(tools) => Ok((client, tools)),
+        Err(e) => {
+            client.close().await;
+            Err(e.to_string())
+        }
+    }
+}
+
+fn describe(server: &str, tool: &ToolInfo) -> String {
+    match tool.description.as_deref().map(str::trim) {
+        Some(d) if !d.is_empty() => format!("[MCP server {server}] {d}"),
+        _ => format!("[MCP server {server}] Tool {}", tool.name),
+    }
+}
+
+/// The tool's input schema as given, made an object schema where a provider requires one.
+fn parameters_schema(input_schema: &Value) -> Value {
+    match input_schema {
+        Value::Object(object) if object.get("type").is_some() => input_schema.clone(),
+        Value::Object(object) => {
+            let mut object = object.clone();
+            object.insert("type".into(), json!("object"));
+            object.entry("properties").or_insert_with(|| json!({}));
+            Value::Object(object)
+        }
+        _ => json!({"type": "object", "properties": {}}),
+    }
+}
+
+/// `server__tool` limited to the characters and length providers accept, unique in the run.
+pub fn unique_name(server: &str, tool: &str, taken: &mut HashSet<String>) -> String {
+    const MAX: usize = 64;
+    let clean = |text: &str| -> String {
+        text.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    let base: String = format!("{}__{}", clean(server), clean(tool))
+        .chars()
+        .take(MAX)
+        .collect();
+    let mut name = base.clone();
+    let mut n = 2;
+    while !taken.insert(name.clone()) {
+        let suffix = format!("_{n}");
+        name = format!("{}{suffix}", &base[..base.len().min(MAX - suffix.len())]);
+        n += 1;
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_clean_bounded_and_unique() {
+        let mut taken = HashSet::new();
+        assert_eq!(
+            unique_name("crm", "get.contact", &mut taken),
+            "crm__get_contact"
+        );
+        assert_eq!(
+            unique_name("crm", "get contact", &mut taken),
+            "crm__get_contact_2"
+        );
+        let long = unique_name(&"s".repeat(80), "t", &mut taken);
+        assert_eq!(long.len(), 64);
+        let long2 = unique_name(&"s".repeat(80), "t", &mut taken);
+        assert_eq!(long2.len(), 64);
+        assert_ne!(long, long2);
+    }
+
+    #[test]
+    fn parameter_schemas_are_passed_on_faithfully() {
+        let schema = json!({"type": "object", "properties": {"q": {"type": "string", "minLength": 2}}, "required": ["q"]});
+        assert_eq!(parameters_schema(&schema), schema);
+        assert_eq!(
+            parameters_schema(&json!({})),
+            json!({"type": "object", "properties": {}})
+        );
+    }
+}

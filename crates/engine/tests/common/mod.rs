@@ -1,0 +1,171 @@
+//! Shared set-up for the engine's behaviour tests: an engine on the scripted fake LLM, a recording sink.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use forage_api::{
+    McpServer, OutputSchema, Processor, RunEvent, RunId, Secret, TaskRunCreate, TaskSpec,
+};
+use forage_engine::{Budget, Engine, EngineOutcome, EventSink, ProcessorTable, RunJob, ToolEnv};
+use forage_llm::{OpenAiConfig, OpenAiProvider};
+use forage_mcp::Timeouts;
+use forage_testkit::llm::FakeLlm;
+use forage_tools::NetworkPolicy;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+/// Records every event the engine emits.
+#[derive(Default)]
+pub struct RecordingSink {
+    pub events: Mutex<Vec<RunEvent>>,
+}
+
+#[async_trait]
+impl EventSink for RecordingSink {
+    async fn emit(&self, events: Vec<RunEvent>) {
+        self.events.lock().unwrap().extend(events);
+    }
+}
+
+impl RecordingSink {
+    pub fn all(&self) -> Vec<RunEvent> {
+        self.events.lock().unwrap().clone()
+    }
+}
+
+pub struct Harness {
+    pub llm: FakeLlm,
+    pub engine: Engine,
+}
+
+pub struct HarnessOptions {
+    pub budgets: HashMap<String, Budget>,
+    pub request_timeout: Duration,
+    pub call_timeout: Duration,
+}
+
+impl Default for HarnessOptions {
+    fn default() -> Self {
+        HarnessOptions {
+            budgets: HashMap::new(),
+            request_timeout: Duration::from_secs(20),
+            call_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Harness {
+    pub async fn start() -> Harness {
+        Self::with(HarnessOptions::default()).await
+    }
+
+    pub async fn with(options: HarnessOptions) -> Harness {
+        let llm = FakeLlm::start().await;
+        let provider = OpenAiProvider::new(OpenAiConfig {
+            base_url: llm.base_url.clone(),
+            api_key: Some(Secret::new("llm-key-for-tests")),
+            request_timeout: options.request_timeout,
+            connect_timeout: Duration::from_secs(5),
+            max_retries: 3,
+            initial_backoff: Duration::from_millis(20),
+            stream: true,
+        })
+        .unwrap();
+        let processors =
+            ProcessorTable::uniform(Arc::new(provider), "fake-model", &options.budgets);
+        let network = NetworkPolicy {
+            allow_private: true,
+            ..Default::default()
+        };
+        let tools = ToolEnv {
+            mcp_http: network.apply(reqwest::Client::builder()).build().unwrap(),
+            network,
+            mcp_timeouts: Timeouts {
+                call: options.call_timeout,
+                ..Timeouts::default()
+            },
+        };
+        Harness {
+            llm,
+            engine: Engine::new(processors, tools),
+        }
+    }
+
+    pub async fn run(&self, request: TaskRunCreate) -> (EngineOutcome, Arc<RecordingSink>) {
+        self.run_with(request, None, CancellationToken::new()).await
+    }
+
+    pub async fn run_with(
+        &self,
+        request: TaskRunCreate,
+        previous_transcript: Option<Value>,
+        cancel: CancellationToken,
+    ) -> (EngineOutcome, Arc<RecordingSink>) {
+        let sink = Arc::new(RecordingSink::default());
+        let job = RunJob {
+            run_id: RunId::generate(),
+            processor: request.processor.parse::<Processor>().unwrap(),
+            request,
+            previous_transcript,
+        };
+        let outcome = self.engine.execute(job, sink.clone(), cancel).await;
+        (outcome, sink)
+    }
+}
+
+/// A request with the given input and output schema.
+pub fn request(input: &str, processor: &str, output: OutputSchema) -> TaskRunCreate {
+    serde_json::from_value::<TaskRunCreate>(json!({"input": input, "processor": processor}))
+        .map(|mut r| {
+            r.task_spec = Some(TaskSpec {
+                output_schema: output,
+                input_schema: None,
+            });
+            r
+        })
+        .unwrap()
+}
+
+pub fn json_schema(schema: Value) -> OutputSchema {
+    OutputSchema::Json {
+        json_schema: schema,
+    }
+}
+
+pub fn mcp_server(name: &str, url: &str, headers: &[(&str, &str)]) -> McpServer {
+    McpServer {
+        server_type: "url".into(),
+        name: name.into(),
+        url: url.into(),
+        headers: (!headers.is_empty()).then(|| {
+            headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), Secret::new(*v)))
+                .collect()
+        }),
+        allowed_tools: None,
+    }
+}
+
+/// Unwraps a completed outcome or shows why it is not one.
+pub fn completed(
+    outcome: EngineOutcome,
+) -> (
+    forage_api::TaskOutput,
+    Vec<forage_api::Warning>,
+    forage_api::TokenUsage,
+) {
+    match outcome {
+        EngineOutcome::Completed {
+            output,
+            warnings,
+            usage,
+            ..
+        } => (output, warnings, usage),
+        other => panic!("expected a completed run, got {other:?}"),
+    }
+}
