@@ -24,7 +24,10 @@ pub enum RunEvent {
     /// The run changed status.
     Status { status: RunStatus },
     /// A human-readable progress line.
-    Progress { progress: ProgressKind, message: String },
+    Progress {
+        progress: ProgressKind,
+        message: String,
+    },
     /// The agent started a tool call.
     ToolCallStarted {
         tool_call_id: String,

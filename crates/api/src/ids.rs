@@ -73,7 +73,13 @@ mod tests {
 
     #[test]
     fn malformed_ids_are_refused() {
-        for bad in ["", "trun_", "trun_xyz", "run_9907962f83aa4d9d98fd7f4bf745d654", "trun_9907962f83aa4d9d98fd7f4bf745d65"] {
+        for bad in [
+            "",
+            "trun_",
+            "trun_xyz",
+            "run_9907962f83aa4d9d98fd7f4bf745d654",
+            "trun_9907962f83aa4d9d98fd7f4bf745d65",
+        ] {
             assert!(RunId::parse(bad).is_none(), "{bad}");
         }
     }

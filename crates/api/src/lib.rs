@@ -15,7 +15,9 @@ pub use create::{Input, McpServer, Metadata, MetadataValue, SourcePolicy, TaskRu
 pub use error::{ApiError, ErrorResponse};
 pub use events::{ProgressKind, RunEvent};
 pub use ids::{InteractionId, RunId};
-pub use output::{Citation, Confidence, FieldBasis, McpToolCall, TaskOutput, TaskRunResult, TokenUsage};
+pub use output::{
+    Citation, Confidence, FieldBasis, McpToolCall, TaskOutput, TaskRunResult, TokenUsage,
+};
 pub use processor::{Processor, Tier};
 pub use run::{ErrorObject, RunStatus, TaskRun, Warning, WarningKind};
 pub use secret::Secret;

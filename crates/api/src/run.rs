@@ -145,7 +145,10 @@ mod tests {
 
     #[test]
     fn active_and_final_statuses_follow_parallel() {
-        let active: Vec<_> = RunStatus::ALL.into_iter().filter(|s| s.is_active()).collect();
+        let active: Vec<_> = RunStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_active())
+            .collect();
         assert_eq!(
             active,
             [RunStatus::Queued, RunStatus::Running, RunStatus::Cancelling]

@@ -187,7 +187,9 @@ mod tests {
         );
         assert_eq!(
             output(json!({"type": "json", "json_schema": schema})).unwrap(),
-            OutputSchema::Json { json_schema: schema }
+            OutputSchema::Json {
+                json_schema: schema
+            }
         );
     }
 
@@ -197,7 +199,9 @@ mod tests {
         assert!(err.contains("unknown schema type 'yaml'"), "{err}");
         let err = output(json!({"type": "json"})).unwrap_err().to_string();
         assert!(err.contains("json_schema"), "{err}");
-        let err = output(json!({"type": "text", "colour": 1})).unwrap_err().to_string();
+        let err = output(json!({"type": "text", "colour": 1}))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("colour"), "{err}");
         assert!(output(json!(42)).is_err());
         let err = serde_json::from_value::<InputSchema>(json!({"type": "auto"}))

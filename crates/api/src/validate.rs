@@ -399,7 +399,10 @@ fn validate_mcp_servers(servers: &[McpServer], limits: &RequestLimits) -> Result
         if server.server_type != "url" {
             return Err(ApiError::invalid_field(
                 &at("type"),
-                format!("'{}' is not supported; the only type is 'url'", server.server_type),
+                format!(
+                    "'{}' is not supported; the only type is 'url'",
+                    server.server_type
+                ),
             ));
         }
         let name = server.name.trim();
@@ -427,7 +430,11 @@ fn validate_mcp_servers(servers: &[McpServer], limits: &RequestLimits) -> Result
                     format!("'{header}' is not a valid HTTP header name"),
                 ));
             }
-            if value.expose().bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+            if value
+                .expose()
+                .bytes()
+                .any(|b| b == b'\r' || b == b'\n' || b == 0)
+            {
                 return Err(ApiError::invalid_field(
                     &format!("mcp_servers[{i}].headers.{header}"),
                     "header values must not contain line breaks or NUL",
@@ -452,7 +459,10 @@ fn validate_http_url(field: &str, text: &str) -> Result<(), ApiError> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(ApiError::invalid_field(
             field,
-            format!("scheme '{}' is not allowed; use http or https", url.scheme()),
+            format!(
+                "scheme '{}' is not allowed; use http or https",
+                url.scheme()
+            ),
         ));
     }
     if url.host_str().is_none_or(str::is_empty) {

@@ -1,1 +1,21 @@
-//! placeholder
+//! forage-mcp: the MCP client forage uses to discover and call tools on remote MCP servers.
+//!
+//! Built on the official `rmcp` SDK: Streamable HTTP first (with session handling and
+//! transparent re-initialisation), falling back to the legacy HTTP+SSE transport for old
+//! servers. Per-server headers are secrets and never show in logs, errors or `Debug`.
+
+mod classify;
+mod client;
+mod connect;
+mod error;
+mod headers;
+mod legacy_sse;
+mod render;
+mod spec;
+mod tools;
+
+pub use client::McpClient;
+pub use error::{McpError, Phase};
+pub use render::ToolOutput;
+pub use spec::{Limits, ServerSpec, Timeouts, TransportKind};
+pub use tools::ToolInfo;
