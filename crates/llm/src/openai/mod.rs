@@ -1,0 +1,17 @@
+//! OpenAI-compatible chat completions (`POST {base_url}/chat/completions`), streaming or not.
+
+mod backoff;
+mod client;
+mod completion;
+mod config;
+mod decode;
+mod http_error;
+mod sse;
+mod stream;
+mod wire;
+
+pub use client::OpenAiProvider;
+pub use config::OpenAiConfig;
+
+/// Most bytes of answer (text plus tool-call arguments, or a whole non-streamed body) accepted.
+pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;

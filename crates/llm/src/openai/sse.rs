@@ -1,0 +1,84 @@
+//! Splits a server-sent-event byte stream into `data:` payloads, with a bound on line length.
+
+/// Incremental decoder: feed it chunks, get back the `data:` payload of every complete line.
+///
+/// OpenAI-compatible servers put one JSON document per `data:` line, so each line is
+/// dispatched on its own (comments, `event:`, `id:` and blank lines are skipped).
+pub(crate) struct SseLines {
+    partial: Vec<u8>,
+    max_line: usize,
+}
+
+/// A line longer than the bound.
+#[derive(Debug)]
+pub(crate) struct LineTooLong;
+
+impl SseLines {
+    pub(crate) fn new(max_line: usize) -> Self {
+        Self {
+            partial: Vec::new(),
+            max_line,
+        }
+    }
+
+    /// Adds `chunk`; returns the payloads of the lines it completed.
+    pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<Vec<String>, LineTooLong> {
+        let mut out = Vec::new();
+        let mut rest = chunk;
+        while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
+            self.partial.extend_from_slice(&rest[..pos]);
+            rest = &rest[pos + 1..];
+            let line = std::mem::take(&mut self.partial);
+            if let Some(data) = data_of(&line) {
+                out.push(data);
+            }
+        }
+        self.partial.extend_from_slice(rest);
+        if self.partial.len() > self.max_line {
+            return Err(LineTooLong);
+        }
+        Ok(out)
+    }
+
+    /// The payload of an unterminated last line, if any.
+    pub(crate) fn finish(&mut self) -> Option<String> {
+        let line = std::mem::take(&mut self.partial);
+        data_of(&line)
+    }
+}
+
+fn data_of(line: &[u8]) -> Option<String> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let data = line.strip_prefix(b"data:")?;
+    let data = data.strip_prefix(b" ").unwrap_or(data);
+    Some(String::from_utf8_lossy(data).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_lines_across_chunks() {
+        let mut sse = SseLines::new(1024);
+        assert!(sse.push(b": comment\n\ndata: {\"a\"").unwrap().is_empty());
+        assert_eq!(
+            sse.push(b":1}\r\n\r\ndata: [DONE]\n\n").unwrap(),
+            vec!["{\"a\":1}".to_owned(), "[DONE]".to_owned()]
+        );
+        assert_eq!(sse.finish(), None);
+    }
+
+    #[test]
+    fn keeps_an_unterminated_last_line() {
+        let mut sse = SseLines::new(1024);
+        assert!(sse.push(b"event: x\ndata:{}").unwrap().is_empty());
+        assert_eq!(sse.finish().as_deref(), Some("{}"));
+    }
+
+    #[test]
+    fn refuses_endless_lines() {
+        let mut sse = SseLines::new(8);
+        assert!(sse.push(b"data: 0123456789").is_err());
+    }
+}

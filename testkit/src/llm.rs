@@ -1,0 +1,276 @@
+//! Scripted OpenAI-compatible LLM server (test double).
+//!
+//! `POST /v1/chat/completions` (also `/chat/completions`) answers from the request alone,
+//! steered by `[[fake:...]]` directives written in the messages (see [`directives`]), plus a
+//! per-conversation request counter for `fail=STATUS times=N`. Streams OpenAI SSE chunks
+//! when asked (`stream: true`). `GET /v1/models` lists one model; `GET /_requests` returns
+//! every request body received. Used in-process ([`FakeLlm::start`]) and by the
+//! `forage-fake-llm` binary.
+
+pub mod conversation;
+pub mod directives;
+pub mod render;
+pub mod schema;
+pub mod script;
+
+#[cfg(test)]
+mod http_tests;
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::ReceiverStream;
+
+use conversation::Conversation;
+use render::{Reply, Tokens, error_body};
+use script::Plan;
+
+/// Most requests remembered for [`FakeLlm::requests`] and `/_requests` (oldest dropped).
+pub const MAX_RECORDED: usize = 10_000;
+/// Most conversations whose request counts are remembered (all forgotten past it).
+const MAX_CONVERSATIONS: usize = 100_000;
+/// Largest request body accepted.
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// A running fake LLM server on an ephemeral loopback port; stops when dropped.
+pub struct FakeLlm {
+    /// `http://127.0.0.1:PORT/v1`, ready for an OpenAI client's base URL.
+    pub base_url: String,
+    state: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl FakeLlm {
+    /// Starts the server on `127.0.0.1:0` in a background tokio task.
+    pub async fn start() -> FakeLlm {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the fake LLM server on 127.0.0.1");
+        let addr = listener.local_addr().expect("local address");
+        let state = Arc::new(Shared::default());
+        let task = tokio::spawn(serve_shared(listener, state.clone()));
+        FakeLlm {
+            base_url: format!("http://{addr}/v1"),
+            state,
+            task,
+        }
+    }
+
+    /// Every chat request body received, in order (the last [`MAX_RECORDED`]).
+    pub fn requests(&self) -> Vec<Value> {
+        self.state.recorded(|r| r.body.clone())
+    }
+
+    /// The headers of every chat request, in order, names lower-case.
+    pub fn request_headers(&self) -> Vec<Vec<(String, String)>> {
+        self.state.recorded(|r| r.headers.clone())
+    }
+}
+
+impl Drop for FakeLlm {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Serves the fake on `listener` until the task is dropped or the listener fails.
+pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
+    axum::serve(listener, router(Arc::new(Shared::default()))).await
+}
+
+async fn serve_shared(listener: TcpListener, state: Arc<Shared>) {
+    if let Err(error) = axum::serve(listener, router(state)).await {
+        tracing::error!(%error, "fake LLM server stopped");
+    }
+}
+
+fn router(state: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/chat/completions", post(chat))
+        .route("/v1/models", get(models))
+        .route("/models", get(models))
+        .route("/_requests", get(requests))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+struct Recorded {
+    body: Value,
+    headers: Vec<(String, String)>,
+}
+
+#[derive(Default)]
+struct Shared {
+    recorded: Mutex<VecDeque<Recorded>>,
+    /// Requests seen per conversation (hash of the first user message).
+    conversations: Mutex<HashMap<u64, u32>>,
+    next_id: AtomicU64,
+}
+
+impl Shared {
+    fn record(&self, body: Value, headers: &HeaderMap) {
+        let headers = headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let mut recorded = self.recorded.lock().expect("recorder lock");
+        if recorded.len() >= MAX_RECORDED {
+            recorded.pop_front();
+        }
+        recorded.push_back(Recorded { body, headers });
+    }
+
+    fn recorded<T>(&self, f: impl Fn(&Recorded) -> T) -> Vec<T> {
+        self.recorded
+            .lock()
+            .expect("recorder lock")
+            .iter()
+            .map(f)
+            .collect()
+    }
+
+    /// How many requests this conversation sent before this one (and counts this one).
+    fn count_request(&self, conversation: &str) -> u32 {
+        let mut hasher = DefaultHasher::new();
+        conversation.hash(&mut hasher);
+        let key = hasher.finish();
+        let mut map = self.conversations.lock().expect("counter lock");
+        if map.len() >= MAX_CONVERSATIONS && !map.contains_key(&key) {
+            map.clear();
+        }
+        let count = map.entry(key).or_insert(0);
+        let prior = *count;
+        *count = count.saturating_add(1);
+        prior
+    }
+}
+
+async fn models() -> Response {
+    axum::Json(json!({
+        "object": "list",
+        "data": [{ "id": "fake-model", "object": "model", "created": 0, "owned_by": "forage-testkit" }],
+    }))
+    .into_response()
+}
+
+async fn requests(State(state): State<Arc<Shared>>) -> Response {
+    axum::Json(Value::Array(state.recorded(|r| r.body.clone()))).into_response()
+}
+
+async fn chat(State(state): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            state.record(
+                Value::String(String::from_utf8_lossy(&body).into_owned()),
+                &headers,
+            );
+            return error(400, &format!("the request body is not JSON: {e}"));
+        }
+    };
+    state.record(value.clone(), &headers);
+    let conversation = Conversation::from_body(&value);
+    if conversation.messages.is_empty() {
+        return error(400, "'messages' must be a non-empty array");
+    }
+    let prior = state.count_request(conversation.first_user_text());
+    let script = script::decide(&conversation, prior);
+    let (content, calls) = match script.plan {
+        Plan::Fail {
+            status,
+            attempt,
+            times,
+        } => {
+            if let Some(stall) = script.stall {
+                tokio::time::sleep(stall).await;
+            }
+            let message = format!("scripted failure {attempt} of {times} (fake:fail={status})");
+            return error(status, &message);
+        }
+        Plan::Reply {
+            content,
+            tool_calls,
+        } => (content, tool_calls),
+    };
+    let id = format!(
+        "chatcmpl-fake-{}",
+        state.next_id.fetch_add(1, Ordering::Relaxed)
+    );
+    let reply = Reply {
+        id: &id,
+        created: SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        model: &conversation.model,
+        content: content.as_deref(),
+        calls: &calls,
+        tokens: Tokens::estimate(body.len(), content.as_deref(), &calls),
+    };
+    if conversation.stream {
+        stream(
+            reply.stream_events(conversation.include_usage),
+            script.stall,
+        )
+    } else {
+        if let Some(stall) = script.stall {
+            tokio::time::sleep(stall).await;
+        }
+        axum::Json(reply.completion()).into_response()
+    }
+}
+
+/// An SSE response: the role chunk at once, then (after `stall`) the rest.
+fn stream(events: Vec<String>, stall: Option<Duration>) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, Infallible>>(8);
+    tokio::spawn(async move {
+        for (i, event) in events.into_iter().enumerate() {
+            if i == 1
+                && let Some(stall) = stall
+            {
+                tokio::time::sleep(stall).await;
+            }
+            if tx.send(Ok(Bytes::from(event))).await.is_err() {
+                return; // the client went away
+            }
+        }
+    });
+    let mut response = Body::from_stream(ReceiverStream::new(rx)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+fn error(status: u16, message: &str) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (code, axum::Json(error_body(status, message))).into_response();
+    if status == 429 {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("0"));
+    }
+    response
+}
