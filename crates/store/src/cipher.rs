@@ -31,9 +31,9 @@ impl SecretCipher {
         let bytes = STANDARD
             .decode(text.trim())
             .map_err(|_| StoreError::Secrets("the secret key is not valid base64".into()))?;
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| StoreError::Secrets("the secret key must be 32 bytes (44 base64 characters)".into()))?;
+        let key: [u8; 32] = bytes.try_into().map_err(|_| {
+            StoreError::Secrets("the secret key must be 32 bytes (44 base64 characters)".into())
+        })?;
         Ok(Self::from_key(&key))
     }
 

@@ -34,7 +34,8 @@ pub trait Store: Send + Sync + 'static {
     async fn get_output(&self, id: &RunId) -> Result<Option<TaskOutput>, StoreError>;
 
     /// An owner's runs, newest first.
-    async fn list_runs(&self, owner: &str, query: &ListQuery) -> Result<Vec<RunRecord>, StoreError>;
+    async fn list_runs(&self, owner: &str, query: &ListQuery)
+    -> Result<Vec<RunRecord>, StoreError>;
 
     /// The conversation of the latest completed run of an interaction that `owner` owns,
     /// to continue it (`previous_interaction_id`).
@@ -46,7 +47,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Leases the oldest queued run, or a running run whose lease expired (its worker died),
     /// marks it running, and returns it with its request. `None` when there is nothing to do.
-    async fn lease_next(&self, worker: &str, lease_for: Duration) -> Result<Option<LeasedRun>, StoreError>;
+    async fn lease_next(
+        &self,
+        worker: &str,
+        lease_for: Duration,
+    ) -> Result<Option<LeasedRun>, StoreError>;
 
     /// Extends a lease. `false` when the lease was lost (expired and taken by another worker).
     async fn heartbeat(&self, lease: &Lease, lease_for: Duration) -> Result<bool, StoreError>;
@@ -62,7 +67,12 @@ pub trait Store: Send + Sync + 'static {
     async fn append_events(&self, run: &RunId, events: &[RunEvent]) -> Result<u64, StoreError>;
 
     /// Events with sequence number greater than `after`, oldest first, at most `limit`.
-    async fn events_after(&self, run: &RunId, after: u64, limit: usize) -> Result<Vec<EventRecord>, StoreError>;
+    async fn events_after(
+        &self,
+        run: &RunId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, StoreError>;
 
     /// Changes that waiters (result long-polls, event streams, idle workers) wake on.
     fn notices(&self) -> tokio::sync::broadcast::Receiver<Notice>;

@@ -1,4 +1,301 @@
-//! The embedded SQLite store.
+//! The embedded SQLite store: one writer thread with group commit, a pool of read-only
+//! connections, and a broadcast channel of notices.
 
-/// Placeholder until the implementation lands.
-pub struct SqliteStore;
+mod codec;
+mod connection;
+mod errors;
+mod pool;
+mod reads;
+mod schema;
+mod secrets;
+mod writer;
+mod writes;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use forage_api::{
+    InteractionId, RunEvent, RunId, RunStatus, TaskOutput, TaskRunCreate, TokenUsage,
+};
+use rusqlite::Connection;
+use tokio::sync::broadcast;
+
+pub use schema::SCHEMA_VERSION;
+
+use codec::{to_json, truncate};
+use connection::Location;
+use pool::ReadPool;
+use writer::Writer;
+use writes::{PreparedOutcome, PreparedRun};
+
+use crate::{
+    EventRecord, Lease, LeasedRun, ListQuery, NewRun, Notice, QueueDepth, RunOutcome, RunRecord,
+    SecretCipher, Store, StoreError,
+};
+
+/// Read-only connections per database file.
+const READERS: usize = 4;
+/// Notices kept for slow receivers (they lag beyond this, which they handle).
+const NOTICE_CAPACITY: usize = 1024;
+
+/// forage's embedded store: one SQLite file in WAL mode.
+pub struct SqliteStore {
+    // Field order is drop order: readers close before the writer, so the writer's close
+    // checkpoints the WAL.
+    reads: Option<Arc<ReadPool>>,
+    writer: Writer,
+    notices: broadcast::Sender<Notice>,
+    cipher: SecretCipher,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("in_memory", &self.reads.is_none())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its directory if needed) the database at `path` and brings its
+    /// schema up to date. Refuses a database written by a newer forage.
+    ///
+    /// Blocks while it opens the file and migrates: call it at startup (or in `spawn_blocking`).
+    pub fn open(path: &Path, cipher: SecretCipher) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Database(format!(
+                    "cannot create the data directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        let location = Location::File(path.to_path_buf());
+        let mut conn = connection::open_writer(&location)?;
+        schema::migrate(&mut conn)?;
+        let reads = ReadPool::open(path.to_path_buf(), READERS)?;
+        tracing::info!(path = %path.display(), "opened the SQLite store");
+        Self::start(conn, Some(reads), cipher)
+    }
+
+    /// A private database in memory, gone when the store is dropped (tests, `forage run`).
+    pub fn open_in_memory(cipher: SecretCipher) -> Result<SqliteStore, StoreError> {
+        let mut conn = connection::open_writer(&Location::Memory)?;
+        schema::migrate(&mut conn)?;
+        Self::start(conn, None, cipher)
+    }
+
+    fn start(
+        conn: Connection,
+        reads: Option<Arc<ReadPool>>,
+        cipher: SecretCipher,
+    ) -> Result<SqliteStore, StoreError> {
+        let (notices, _) = broadcast::channel(NOTICE_CAPACITY);
+        let writer = Writer::start(conn, notices.clone())?;
+        Ok(SqliteStore {
+            reads,
+            writer,
+            notices,
+            cipher,
+        })
+    }
+
+    /// Runs a read query on a read-only connection (or the writer's, in memory).
+    async fn read<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        match &self.reads {
+            Some(pool) => pool.read(op).await,
+            None => self.writer.read(op).await,
+        }
+    }
+}
+
+fn micros_of(duration: Duration) -> i64 {
+    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
+}
+
+fn prepare_outcome(outcome: RunOutcome) -> Result<PreparedOutcome, StoreError> {
+    let status = outcome.status();
+    let (error, warnings, usage, output): (_, _, TokenUsage, _) = match outcome {
+        RunOutcome::Completed {
+            output,
+            warnings,
+            usage,
+            transcript,
+        } => (
+            None,
+            warnings,
+            usage,
+            Some((
+                to_json("output", &output)?,
+                to_json("transcript", &transcript)?,
+            )),
+        ),
+        RunOutcome::Failed {
+            error,
+            warnings,
+            usage,
+        } => (Some(to_json("error", &error)?), warnings, usage, None),
+        RunOutcome::Cancelled { warnings, usage } => (None, warnings, usage, None),
+    };
+    Ok(PreparedOutcome {
+        status,
+        error,
+        warnings,
+        usage,
+        output,
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_run(&self, new: NewRun) -> Result<RunRecord, StoreError> {
+        let (request, secrets_sealed) = secrets::seal_request(&self.cipher, &new.request)?;
+        let created_at = truncate(new.created_at);
+        let prepared = PreparedRun {
+            metadata: new
+                .request
+                .metadata
+                .as_ref()
+                .map(|m| to_json("metadata", m))
+                .transpose()?,
+            warnings: to_json("warnings", &new.warnings)?,
+            request,
+            secrets_sealed,
+            record: RunRecord {
+                id: new.id,
+                interaction_id: new.interaction_id,
+                owner: new.owner,
+                processor: new.processor.to_string(),
+                status: RunStatus::Queued,
+                created_at,
+                modified_at: created_at,
+                metadata: new.request.metadata,
+                error: None,
+                warnings: new.warnings,
+                taskgroup_id: None,
+                usage: TokenUsage::default(),
+                attempts: 0,
+            },
+        };
+        self.writer
+            .write(move |conn| writes::create_run(conn, prepared))
+            .await
+    }
+
+    async fn get_run(&self, id: &RunId) -> Result<Option<RunRecord>, StoreError> {
+        let id = id.clone();
+        self.read(move |conn| reads::get_run(conn, &id)).await
+    }
+
+    async fn get_request(&self, id: &RunId) -> Result<Option<TaskRunCreate>, StoreError> {
+        let id = id.clone();
+        let stored = self.read(move |conn| reads::get_request(conn, &id)).await?;
+        stored
+            .map(|s| secrets::open_request(&self.cipher, &s.request, s.secrets_sealed.as_deref()))
+            .transpose()
+    }
+
+    async fn get_output(&self, id: &RunId) -> Result<Option<TaskOutput>, StoreError> {
+        let id = id.clone();
+        self.read(move |conn| reads::get_output(conn, &id)).await
+    }
+
+    async fn list_runs(
+        &self,
+        owner: &str,
+        query: &ListQuery,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        let (owner, query) = (owner.to_owned(), query.clone());
+        self.read(move |conn| reads::list_runs(conn, &owner, &query))
+            .await
+    }
+
+    async fn interaction_transcript(
+        &self,
+        owner: &str,
+        interaction: &InteractionId,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let (owner, interaction) = (owner.to_owned(), interaction.clone());
+        self.read(move |conn| reads::interaction_transcript(conn, &owner, &interaction))
+            .await
+    }
+
+    async fn lease_next(
+        &self,
+        worker: &str,
+        lease_for: Duration,
+    ) -> Result<Option<LeasedRun>, StoreError> {
+        let worker = worker.to_owned();
+        let lease_for = micros_of(lease_for);
+        let Some(row) = self
+            .writer
+            .write(move |conn| writes::lease_next(conn, &worker, lease_for))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let request = secrets::open_request(&self.cipher, &row.request, row.secrets_sealed.as_deref())
+            .inspect_err(|e| tracing::error!(run_id = %row.lease.run_id, error = %e, "cannot read a leased run's request"))?;
+        Ok(Some(LeasedRun {
+            lease: row.lease,
+            record: row.record,
+            request,
+        }))
+    }
+
+    async fn heartbeat(&self, lease: &Lease, lease_for: Duration) -> Result<bool, StoreError> {
+        let lease = lease.clone();
+        let lease_for = micros_of(lease_for);
+        self.writer
+            .write(move |conn| writes::heartbeat(conn, &lease, lease_for))
+            .await
+    }
+
+    /// `Err(StoreError::LeaseLost)` when the lease no longer holds the run.
+    async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
+        let lease = lease.clone();
+        self.writer
+            .write(move |conn| writes::release(conn, &lease))
+            .await
+    }
+
+    async fn finish(&self, lease: &Lease, outcome: RunOutcome) -> Result<RunRecord, StoreError> {
+        let lease = lease.clone();
+        let outcome = prepare_outcome(outcome)?;
+        self.writer
+            .write(move |conn| writes::finish(conn, &lease, outcome))
+            .await
+    }
+
+    async fn append_events(&self, run: &RunId, events: &[RunEvent]) -> Result<u64, StoreError> {
+        let (run, events) = (run.clone(), events.to_vec());
+        self.writer
+            .write(move |conn| writes::append_events(conn, &run, &events))
+            .await
+    }
+
+    async fn events_after(
+        &self,
+        run: &RunId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        let run = run.clone();
+        self.read(move |conn| reads::events_after(conn, &run, after, limit))
+            .await
+    }
+
+    fn notices(&self) -> broadcast::Receiver<Notice> {
+        self.notices.subscribe()
+    }
+
+    async fn queue_depth(&self) -> Result<QueueDepth, StoreError> {
+        self.read(reads::queue_depth).await
+    }
+}

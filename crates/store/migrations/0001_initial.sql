@@ -1,0 +1,55 @@
+-- forage schema version 1: runs, their requests (secrets sealed) and outputs, and the event log.
+-- Timestamps are INTEGER microseconds since the Unix epoch (UTC).
+
+CREATE TABLE runs (
+    seq              INTEGER PRIMARY KEY,          -- creation order: queue order and list order
+    id               TEXT    NOT NULL UNIQUE,
+    interaction_id   TEXT    NOT NULL,
+    owner            TEXT    NOT NULL,
+    processor        TEXT    NOT NULL,
+    status           TEXT    NOT NULL,
+    created_at       INTEGER NOT NULL,
+    modified_at      INTEGER NOT NULL,
+    metadata         TEXT,                         -- JSON object or NULL
+    error            TEXT,                         -- JSON ErrorObject or NULL
+    warnings         TEXT    NOT NULL DEFAULT '[]',-- JSON array of Warning
+    taskgroup_id     TEXT,
+    input_tokens     INTEGER NOT NULL DEFAULT 0,
+    output_tokens    INTEGER NOT NULL DEFAULT 0,
+    llm_calls        INTEGER NOT NULL DEFAULT 0,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    lease_token      TEXT,
+    lease_worker     TEXT,
+    lease_expires_at INTEGER,
+    last_event_seq   INTEGER NOT NULL DEFAULT 0
+);
+
+-- The queue: oldest queued run first.
+CREATE INDEX runs_by_status ON runs (status, seq);
+-- Running runs whose worker stopped heartbeating.
+CREATE INDEX runs_by_lease_expiry ON runs (lease_expires_at) WHERE status = 'running';
+-- An owner's runs, newest first, optionally by status.
+CREATE INDEX runs_by_owner ON runs (owner, seq);
+CREATE INDEX runs_by_owner_status ON runs (owner, status, seq);
+-- Continuing an interaction.
+CREATE INDEX runs_by_interaction ON runs (interaction_id, owner, status, seq);
+
+CREATE TABLE run_requests (
+    run_id         TEXT NOT NULL PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    request        TEXT NOT NULL,                  -- TaskRunCreate JSON, header values redacted
+    secrets_sealed TEXT                            -- SecretCipher-sealed JSON of the header values
+);
+
+CREATE TABLE run_outputs (
+    run_id     TEXT NOT NULL PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    output     TEXT NOT NULL,                      -- TaskOutput JSON
+    transcript TEXT NOT NULL                       -- the conversation, JSON
+);
+
+CREATE TABLE events (
+    run_id TEXT    NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    seq    INTEGER NOT NULL,
+    at     INTEGER NOT NULL,
+    body   TEXT    NOT NULL,                       -- RunEvent JSON
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;

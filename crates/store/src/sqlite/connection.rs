@@ -1,0 +1,76 @@
+//! Opens SQLite connections with forage's settings: WAL, `synchronous=NORMAL`, busy timeout, foreign keys.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::errors::from_sqlite;
+use crate::StoreError;
+
+/// How long a connection waits for a lock held by another process before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 64;
+
+/// Where the database lives.
+#[derive(Clone, Debug)]
+pub(crate) enum Location {
+    File(std::path::PathBuf),
+    /// A private in-memory database (one connection: reads go through the writer).
+    Memory,
+}
+
+/// The one connection that writes. Switches the file to WAL mode.
+pub(crate) fn open_writer(location: &Location) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = match location {
+        Location::File(path) => {
+            Connection::open_with_flags(path, flags).map_err(|e| with_path(path, e))?
+        }
+        Location::Memory => Connection::open_in_memory().map_err(from_sqlite)?,
+    };
+    configure(&conn).map_err(|e| match location {
+        Location::File(path) => with_path(path, e),
+        Location::Memory => from_sqlite(e),
+    })?;
+    if let Location::File(path) = location {
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(|e| with_path(path, e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Database(format!(
+                "cannot switch {} to WAL mode (got '{mode}'): the file system may not support shared memory",
+                path.display()
+            )));
+        }
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(from_sqlite)?;
+    Ok(conn)
+}
+
+/// A read-only connection for the read pool (file databases only).
+pub(crate) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| with_path(path, e))?;
+    configure(&conn).map_err(|e| with_path(path, e))?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(())
+}
+
+fn with_path(path: &Path, err: rusqlite::Error) -> StoreError {
+    match from_sqlite(err) {
+        StoreError::Database(m) => StoreError::Database(format!("{}: {m}", path.display())),
+        StoreError::Corrupt(m) => StoreError::Corrupt(format!("{}: {m}", path.display())),
+        other => other,
+    }
+}

@@ -1,0 +1,207 @@
+//! The writer thread: owns the one write connection and commits whatever commands are waiting
+//! in a single transaction (group commit), each command inside its own savepoint so that one
+//! command's failure does not fail its batch-mates.
+
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::errors::{duplicate, from_sqlite};
+use crate::{Notice, StoreError};
+
+/// Commands waiting for the writer, at most (callers wait for room beyond this).
+const QUEUE_CAPACITY: usize = 4096;
+/// Commands committed in one transaction, at most.
+const MAX_BATCH: usize = 512;
+
+/// What a write command produces: its answer and the notices to send once it is committed.
+pub(crate) type WriteResult<T> = Result<(T, Vec<Notice>), StoreError>;
+
+/// A write command, type-erased so the writer can batch commands of every kind.
+trait WriteJob: Send {
+    /// Runs the command on the open transaction; `false` when it failed.
+    fn apply(&mut self, conn: &Connection) -> bool;
+    /// Answers the caller once the batch is committed (`failure`: the batch was not).
+    fn deliver(self: Box<Self>, failure: Option<&StoreError>, notices: &broadcast::Sender<Notice>);
+}
+
+struct Job<T, F> {
+    op: Option<F>,
+    result: Option<WriteResult<T>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> WriteJob for Job<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> WriteResult<T> + Send,
+{
+    fn apply(&mut self, conn: &Connection) -> bool {
+        let Some(op) = self.op.take() else {
+            return false;
+        };
+        let result = op(conn);
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn deliver(self: Box<Self>, failure: Option<&StoreError>, notices: &broadcast::Sender<Notice>) {
+        let answer = match (self.result, failure) {
+            (Some(Err(err)), _) => Err(err),
+            (_, Some(failure)) => Err(duplicate(failure)),
+            (Some(Ok((value, sent))), None) => {
+                for notice in sent {
+                    // No receiver is fine: nobody is waiting.
+                    let _ = notices.send(notice);
+                }
+                Ok(value)
+            }
+            (None, None) => Err(StoreError::Database("the command was not run".into())),
+        };
+        // The caller may have given up waiting; its loss.
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// A read run on the writer's connection (in-memory databases, which have no read pool).
+type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
+
+enum Command {
+    Write(Box<dyn WriteJob>),
+    Read(ReadJob),
+}
+
+/// Handle to the writer thread. Dropping it lets the thread finish its batch and close the database.
+pub(crate) struct Writer {
+    tx: Option<mpsc::Sender<Command>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    pub(crate) fn start(
+        conn: Connection,
+        notices: broadcast::Sender<Notice>,
+    ) -> Result<Writer, StoreError> {
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let thread = std::thread::Builder::new()
+            .name("forage-sqlite-writer".into())
+            .spawn(move || run(conn, rx, notices))
+            .map_err(|e| {
+                StoreError::Database(format!("cannot start the database writer thread: {e}"))
+            })?;
+        Ok(Writer {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Runs `op` in the next group-committed transaction; answers after the commit.
+    pub(crate) async fn write<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> WriteResult<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            op: Some(op),
+            result: None,
+            reply,
+        };
+        self.send(Command::Write(Box::new(job))).await?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `op` on the writer's connection, outside any transaction.
+    pub(crate) async fn read<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: ReadJob = Box::new(move |conn| {
+            let _ = reply.send(op(conn));
+        });
+        self.send(Command::Read(job)).await?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn send(&self, command: Command) -> Result<(), StoreError> {
+        let tx = self.tx.as_ref().ok_or(StoreError::Closed)?;
+        tx.send(command).await.map_err(|_| StoreError::Closed)
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread after its current batch; joining makes sure the
+        // database is closed (WAL checkpointed) when the store is gone.
+        self.tx.take();
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the database writer thread panicked");
+        }
+    }
+}
+
+fn run(conn: Connection, mut rx: mpsc::Receiver<Command>, notices: broadcast::Sender<Notice>) {
+    let mut writes: Vec<Box<dyn WriteJob>> = Vec::with_capacity(MAX_BATCH);
+    let mut reads: Vec<ReadJob> = Vec::new();
+    while let Some(first) = rx.blocking_recv() {
+        let mut next = Some(first);
+        let mut taken = 0;
+        while let Some(command) = next.take() {
+            match command {
+                Command::Write(job) => writes.push(job),
+                Command::Read(job) => reads.push(job),
+            }
+            taken += 1;
+            if taken < MAX_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !writes.is_empty() {
+            commit_batch(&conn, &mut writes, &notices);
+        }
+        for read in reads.drain(..) {
+            read(&conn);
+        }
+    }
+    tracing::debug!("database writer stopped");
+}
+
+/// Applies every job in one transaction, then answers each.
+fn commit_batch(
+    conn: &Connection,
+    jobs: &mut Vec<Box<dyn WriteJob>>,
+    notices: &broadcast::Sender<Notice>,
+) {
+    let failure = apply_all(conn, jobs).err();
+    tracing::trace!(commands = jobs.len(), ok = failure.is_none(), "write batch");
+    if let Some(err) = &failure {
+        tracing::error!(error = %err, commands = jobs.len(), "database write batch failed");
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+    }
+    for job in jobs.drain(..) {
+        job.deliver(failure.as_ref(), notices);
+    }
+}
+
+fn apply_all(conn: &Connection, jobs: &mut [Box<dyn WriteJob>]) -> Result<(), StoreError> {
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(from_sqlite)?;
+    for job in jobs.iter_mut() {
+        conn.execute_batch("SAVEPOINT command")
+            .map_err(from_sqlite)?;
+        if job.apply(conn) {
+            conn.execute_batch("RELEASE command").map_err(from_sqlite)?;
+        } else {
+            conn.execute_batch("ROLLBACK TO command; RELEASE command")
+                .map_err(from_sqlite)?;
+        }
+    }
+    conn.execute_batch("COMMIT").map_err(from_sqlite)
+}

@@ -1,0 +1,395 @@
+//! The write commands, each run by the writer thread inside the current batch transaction.
+//! Inputs arrive already encoded (JSON, sealed secrets) so the writer only does SQL.
+
+use forage_api::{ProgressKind, RunEvent, RunId, RunStatus, TokenUsage, Warning};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::codec::{RUN_COLUMNS, from_json, int, micros, now, run_from_row, to_json};
+use super::errors::{from_sqlite, is_unique_violation};
+use super::writer::WriteResult;
+use crate::{Lease, Notice, RunRecord, StoreError};
+
+/// A run ready to insert.
+pub(crate) struct PreparedRun {
+    pub record: RunRecord,
+    pub metadata: Option<String>,
+    pub warnings: String,
+    pub request: String,
+    pub secrets_sealed: Option<String>,
+}
+
+/// A leased run as stored: the request still sealed.
+pub(crate) struct LeasedRow {
+    pub lease: Lease,
+    pub record: RunRecord,
+    pub request: String,
+    pub secrets_sealed: Option<String>,
+}
+
+/// A run's end, encoded.
+pub(crate) struct PreparedOutcome {
+    pub status: RunStatus,
+    pub error: Option<String>,
+    pub warnings: Vec<Warning>,
+    pub usage: TokenUsage,
+    /// Output and transcript JSON of a completed run.
+    pub output: Option<(String, String)>,
+}
+
+pub(crate) fn create_run(conn: &Connection, run: PreparedRun) -> WriteResult<RunRecord> {
+    let record = run.record;
+    let id = record.id.as_str();
+    let at = micros(record.created_at);
+    conn.prepare_cached(
+        "INSERT INTO runs (id, interaction_id, owner, processor, status, created_at, modified_at, \
+         metadata, warnings, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, 0)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            id,
+            record.interaction_id.as_str(),
+            record.owner,
+            record.processor,
+            record.status.as_str(),
+            at,
+            run.metadata,
+            run.warnings,
+        ])
+    })
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::Duplicate(id.to_owned())
+        } else {
+            from_sqlite(e)
+        }
+    })?;
+    conn.prepare_cached(
+        "INSERT INTO run_requests (run_id, request, secrets_sealed) VALUES (?1, ?2, ?3)",
+    )
+    .and_then(|mut stmt| stmt.execute(params![id, run.request, run.secrets_sealed]))
+    .map_err(from_sqlite)?;
+    let seq = append(
+        conn,
+        &record.id,
+        &[RunEvent::Status {
+            status: RunStatus::Queued,
+        }],
+        at,
+    )?;
+    let notices = vec![
+        Notice::RunQueued,
+        Notice::EventsAppended {
+            run_id: record.id.clone(),
+            seq,
+        },
+    ];
+    Ok((record, notices))
+}
+
+/// The oldest queued run or the oldest running run whose lease expired, leased to `worker`.
+pub(crate) fn lease_next(
+    conn: &Connection,
+    worker: &str,
+    lease_for_us: i64,
+) -> WriteResult<Option<LeasedRow>> {
+    let at = now();
+    let now_us = micros(at);
+    let queued = candidate(
+        conn,
+        "SELECT seq, id, NULL FROM runs WHERE status = 'queued' ORDER BY seq LIMIT 1",
+        now_us,
+    )?;
+    let expired = candidate(
+        conn,
+        "SELECT seq, id, lease_worker FROM runs WHERE status = 'running' AND lease_expires_at < ?1 \
+         ORDER BY lease_expires_at LIMIT 1",
+        now_us,
+    )?;
+    let (
+        Candidate {
+            seq,
+            id,
+            worker: previous_worker,
+        },
+        resumed,
+    ) = match (queued, expired) {
+        (Some(q), Some(e)) if e.seq < q.seq => (e, true),
+        (Some(q), _) => (q, false),
+        (None, Some(e)) => (e, true),
+        (None, None) => return Ok((None, Vec::new())),
+    };
+    let run_id =
+        RunId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("malformed run id '{id}'")))?;
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    conn.prepare_cached(
+        "UPDATE runs SET status = 'running', attempts = attempts + 1, lease_token = ?2, \
+         lease_worker = ?3, lease_expires_at = ?4, modified_at = ?5 WHERE seq = ?1",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            seq,
+            token,
+            worker,
+            now_us.saturating_add(lease_for_us),
+            now_us
+        ])
+    })
+    .map_err(from_sqlite)?;
+    let event = if resumed {
+        tracing::warn!(run_id = %run_id, previous_worker, worker, "re-leasing a run whose lease expired");
+        RunEvent::Progress {
+            progress: ProgressKind::ExecStatus,
+            message: "resumed after worker restart".into(),
+        }
+    } else {
+        RunEvent::Status {
+            status: RunStatus::Running,
+        }
+    };
+    let last = append(conn, &run_id, &[event], now_us)?;
+    let (record, request, secrets_sealed) = conn
+        .prepare_cached(&format!(
+            "SELECT {RUN_COLUMNS}, q.request, q.secrets_sealed FROM runs \
+             JOIN run_requests q ON q.run_id = runs.id WHERE runs.seq = ?1"
+        ))
+        .and_then(|mut stmt| {
+            stmt.query_row([seq], |row| {
+                Ok((
+                    run_from_row(row)?,
+                    row.get::<_, String>(15)?,
+                    row.get::<_, Option<String>>(16)?,
+                ))
+            })
+        })
+        .map_err(from_sqlite)?;
+    let record = record?;
+    let mut notices = Vec::with_capacity(2);
+    if !resumed {
+        notices.push(Notice::RunChanged {
+            run_id: run_id.clone(),
+            status: RunStatus::Running,
+        });
+    }
+    notices.push(Notice::EventsAppended {
+        run_id: run_id.clone(),
+        seq: last,
+    });
+    let leased = LeasedRow {
+        lease: Lease { run_id, token },
+        record,
+        request,
+        secrets_sealed,
+    };
+    Ok((Some(leased), notices))
+}
+
+/// A run that could be leased: its queue position, id, and the worker that held it before.
+struct Candidate {
+    seq: i64,
+    id: String,
+    worker: Option<String>,
+}
+
+fn candidate(conn: &Connection, sql: &str, now_us: i64) -> Result<Option<Candidate>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(from_sqlite)?;
+    let read = |row: &rusqlite::Row<'_>| {
+        Ok(Candidate {
+            seq: row.get(0)?,
+            id: row.get(1)?,
+            worker: row.get(2)?,
+        })
+    };
+    let row = if stmt.parameter_count() == 1 {
+        stmt.query_row([now_us], read)
+    } else {
+        stmt.query_row([], read)
+    };
+    row.optional().map_err(from_sqlite)
+}
+
+pub(crate) fn heartbeat(conn: &Connection, lease: &Lease, lease_for_us: i64) -> WriteResult<bool> {
+    let now_us = micros(now());
+    let changed = conn
+        .prepare_cached(
+            "UPDATE runs SET lease_expires_at = ?3 \
+             WHERE id = ?1 AND lease_token = ?2",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                lease.run_id.as_str(),
+                lease.token,
+                now_us.saturating_add(lease_for_us)
+            ])
+        })
+        .map_err(from_sqlite)?;
+    Ok((changed == 1, Vec::new()))
+}
+
+pub(crate) fn release(conn: &Connection, lease: &Lease) -> WriteResult<()> {
+    let now_us = micros(now());
+    let changed = conn
+        .prepare_cached(
+            "UPDATE runs SET status = 'queued', lease_token = NULL, lease_worker = NULL, \
+             lease_expires_at = NULL, modified_at = ?3 \
+             WHERE id = ?1 AND lease_token = ?2 AND status = 'running'",
+        )
+        .and_then(|mut stmt| stmt.execute(params![lease.run_id.as_str(), lease.token, now_us]))
+        .map_err(from_sqlite)?;
+    if changed == 0 {
+        return Err(not_held(conn, &lease.run_id)?);
+    }
+    let seq = append(
+        conn,
+        &lease.run_id,
+        &[RunEvent::Status {
+            status: RunStatus::Queued,
+        }],
+        now_us,
+    )?;
+    let notices = vec![
+        Notice::RunQueued,
+        Notice::RunChanged {
+            run_id: lease.run_id.clone(),
+            status: RunStatus::Queued,
+        },
+        Notice::EventsAppended {
+            run_id: lease.run_id.clone(),
+            seq,
+        },
+    ];
+    Ok(((), notices))
+}
+
+pub(crate) fn finish(
+    conn: &Connection,
+    lease: &Lease,
+    outcome: PreparedOutcome,
+) -> WriteResult<RunRecord> {
+    let id = lease.run_id.as_str();
+    let held: Option<(String, Option<String>)> = conn
+        .prepare_cached("SELECT warnings, lease_token FROM runs WHERE id = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()
+        })
+        .map_err(from_sqlite)?;
+    let Some((warnings, token)) = held else {
+        return Err(StoreError::NotFound(id.to_owned()));
+    };
+    // The token is cleared whenever the run stops running, so a match means the lease holds.
+    if token.as_deref() != Some(lease.token.as_str()) {
+        return Err(StoreError::LeaseLost);
+    }
+    let mut all: Vec<Warning> = from_json("run warnings", &warnings)?;
+    for warning in outcome.warnings {
+        if !all.contains(&warning) {
+            all.push(warning);
+        }
+    }
+    let warnings = to_json("warnings", &all)?;
+    let now_us = micros(now());
+    conn.prepare_cached(
+        "UPDATE runs SET status = ?2, error = ?3, warnings = ?4, input_tokens = ?5, \
+         output_tokens = ?6, llm_calls = ?7, modified_at = ?8, lease_token = NULL, \
+         lease_worker = NULL, lease_expires_at = NULL WHERE id = ?1",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            id,
+            outcome.status.as_str(),
+            outcome.error,
+            warnings,
+            int(outcome.usage.input_tokens),
+            int(outcome.usage.output_tokens),
+            int(outcome.usage.llm_calls),
+            now_us,
+        ])
+    })
+    .map_err(from_sqlite)?;
+    if let Some((output, transcript)) = outcome.output {
+        conn.prepare_cached(
+            "INSERT OR REPLACE INTO run_outputs (run_id, output, transcript) VALUES (?1, ?2, ?3)",
+        )
+        .and_then(|mut stmt| stmt.execute(params![id, output, transcript]))
+        .map_err(from_sqlite)?;
+    }
+    let seq = append(
+        conn,
+        &lease.run_id,
+        &[RunEvent::Status {
+            status: outcome.status,
+        }],
+        now_us,
+    )?;
+    let record = conn
+        .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))
+        .and_then(|mut stmt| stmt.query_row([id], run_from_row))
+        .map_err(from_sqlite)??;
+    let notices = vec![
+        Notice::RunChanged {
+            run_id: lease.run_id.clone(),
+            status: outcome.status,
+        },
+        Notice::EventsAppended {
+            run_id: lease.run_id.clone(),
+            seq,
+        },
+    ];
+    Ok((record, notices))
+}
+
+pub(crate) fn append_events(
+    conn: &Connection,
+    run: &RunId,
+    events: &[RunEvent],
+) -> WriteResult<u64> {
+    let seq = append(conn, run, events, micros(now()))?;
+    let notices = if events.is_empty() {
+        Vec::new()
+    } else {
+        vec![Notice::EventsAppended {
+            run_id: run.clone(),
+            seq,
+        }]
+    };
+    Ok((seq, notices))
+}
+
+/// Appends events with the next sequence numbers of the run; returns the last one.
+fn append(
+    conn: &Connection,
+    run: &RunId,
+    events: &[RunEvent],
+    at_us: i64,
+) -> Result<u64, StoreError> {
+    let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
+    let last: Option<i64> = conn
+        .prepare_cached("UPDATE runs SET last_event_seq = last_event_seq + ?2 WHERE id = ?1 RETURNING last_event_seq")
+        .and_then(|mut stmt| stmt.query_row(params![run.as_str(), count], |row| row.get(0)).optional())
+        .map_err(from_sqlite)?;
+    let last = last.ok_or_else(|| StoreError::NotFound(run.to_string()))?;
+    let mut insert = conn
+        .prepare_cached("INSERT INTO events (run_id, seq, at, body) VALUES (?1, ?2, ?3, ?4)")
+        .map_err(from_sqlite)?;
+    for (offset, event) in (0..count).rev().zip(events) {
+        let body = to_json("event", event)?;
+        insert
+            .execute(params![run.as_str(), last - offset, at_us, body])
+            .map_err(from_sqlite)?;
+    }
+    u64::try_from(last)
+        .map_err(|_| StoreError::Corrupt(format!("run {run} has a negative event sequence")))
+}
+
+/// Why a lease no longer holds: the run is gone, or someone else holds it.
+fn not_held(conn: &Connection, run: &RunId) -> Result<StoreError, StoreError> {
+    let exists = conn
+        .prepare_cached("SELECT 1 FROM runs WHERE id = ?1")
+        .and_then(|mut stmt| stmt.exists([run.as_str()]))
+        .map_err(from_sqlite)?;
+    Ok(if exists {
+        StoreError::LeaseLost
+    } else {
+        StoreError::NotFound(run.to_string())
+    })
+}

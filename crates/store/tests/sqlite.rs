@@ -1,0 +1,208 @@
+//! Runs the `Store` behavioural suite against `SqliteStore` (a fresh database file per case),
+//! plus the SQLite-only checks: secrets at rest, migrations, schema versions, in-memory mode.
+
+mod suite;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use forage_store::sqlite::SCHEMA_VERSION;
+use forage_store::{SqliteStore, Store, StoreError};
+use tempfile::TempDir;
+
+/// A store on a new database file; keep the directory alive as long as the store.
+fn fresh() -> (TempDir, Arc<dyn Store>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(&db_path(&dir));
+    (dir, store)
+}
+
+fn db_path(dir: &TempDir) -> PathBuf {
+    dir.path().join("data").join("forage.db")
+}
+
+fn open(path: &Path) -> Arc<dyn Store> {
+    Arc::new(SqliteStore::open(path, suite::cipher()).expect("open store"))
+}
+
+macro_rules! suite_cases {
+    ($($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let (_dir, store) = fresh();
+                suite::$case(store).await;
+            }
+        )*
+
+        /// The same cases on an in-memory database.
+        mod in_memory {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let store = SqliteStore::open_in_memory(suite::cipher()).expect("open");
+                    suite::$case(Arc::new(store)).await;
+                }
+            )*
+        }
+    };
+}
+
+suite_cases!(
+    create_get_round_trip,
+    request_headers_redacted_in_echo_clear_when_leased,
+    lease_order_is_fifo,
+    concurrent_workers_never_share_a_run,
+    expired_lease_is_leased_again,
+    heartbeat_keeps_the_lease,
+    release_requeues,
+    finish_stores_the_result,
+    concurrent_appends_get_consecutive_seqs,
+    events_after_pages,
+    list_runs_pages_filters_and_isolates,
+    interaction_transcript_is_latest_completed_of_owner,
+    notices_are_sent,
+    many_concurrent_creates_complete,
+    a_failing_command_does_not_fail_its_batch_mates,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn durable_across_reopen() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = db_path(&dir);
+    suite::durable_across_reopen(|| {
+        let path = path.clone();
+        async move { open(&path) }
+    })
+    .await;
+}
+
+/// Every byte of every file in `dir` (database, WAL, shared memory), concatenated.
+fn all_bytes(dir: &Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            bytes.extend(all_bytes(&path));
+        } else {
+            bytes.extend(std::fs::read(&path).expect("read file"));
+        }
+    }
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn header_values_never_reach_the_database_files() {
+    let (dir, store) = fresh();
+    let mut new = suite::new_run("owner-a");
+    new.request = suite::request(true);
+    store.create_run(new.clone()).await.expect("create");
+    let leased = store
+        .lease_next("w1", std::time::Duration::from_secs(60))
+        .await
+        .expect("lease")
+        .expect("run");
+    store
+        .finish(&leased.lease, suite::completed("ok"))
+        .await
+        .expect("finish");
+
+    let check = |phase: &str| {
+        let bytes = all_bytes(dir.path());
+        assert!(
+            contains(&bytes, new.id.as_str()),
+            "{phase}: the scan sees the database"
+        );
+        assert!(
+            contains(&bytes, "[redacted]"),
+            "{phase}: the redacted request is stored"
+        );
+        for secret in [suite::HEADER_SECRET, "sk-forage-test", "tenant-secret-88"] {
+            assert!(
+                !contains(&bytes, secret),
+                "{phase}: '{secret}' is in the database files"
+            );
+        }
+    };
+    // While open (recent pages in the WAL), then closed (checkpointed into the main file).
+    check("open");
+    drop(store);
+    check("closed");
+
+    // The sealed values open only with the same key.
+    let other_key = SqliteStore::open(
+        &db_path(&dir),
+        forage_store::SecretCipher::from_key(&[9; 32]),
+    )
+    .expect("open");
+    let err = other_key.get_request(&new.id).await.expect_err("wrong key");
+    assert!(matches!(err, StoreError::Secrets(_)), "{err}");
+    assert!(err.to_string().contains("secret key differs"), "{err}");
+}
+
+fn user_version(path: &Path) -> u32 {
+    let conn = rusqlite::Connection::open(path).expect("open raw");
+    conn.pragma_query_value(None, "user_version", |row| row.get(0))
+        .expect("user_version")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn migrations_on_an_existing_database_are_idempotent() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = db_path(&dir);
+    let run = suite::new_run("owner-a");
+    {
+        let store = open(&path);
+        store.create_run(run.clone()).await.expect("create");
+    }
+    assert_eq!(user_version(&path), SCHEMA_VERSION);
+    for _ in 0..3 {
+        let store = open(&path);
+        assert!(store.get_run(&run.id).await.expect("get").is_some());
+    }
+    assert_eq!(user_version(&path), SCHEMA_VERSION);
+    let conn = rusqlite::Connection::open(&path).expect("open raw");
+    let mode: String = conn
+        .pragma_query_value(None, "journal_mode", |row| row.get(0))
+        .expect("journal_mode");
+    assert_eq!(mode, "wal");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = db_path(&dir);
+    drop(open(&path));
+    {
+        let conn = rusqlite::Connection::open(&path).expect("open raw");
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .expect("set version");
+    }
+    let err = SqliteStore::open(&path, suite::cipher()).expect_err("newer schema");
+    let message = err.to_string();
+    assert!(message.contains("newer"), "{message}");
+    assert!(
+        message.contains(&format!("schema version {}", SCHEMA_VERSION + 1)),
+        "{message}"
+    );
+    assert_eq!(user_version(&path), SCHEMA_VERSION + 1, "left untouched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_file_that_is_not_a_database_is_refused_clearly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("forage.db");
+    std::fs::write(&path, vec![b'x'; 4096]).expect("write");
+    let err = SqliteStore::open(&path, suite::cipher()).expect_err("garbage");
+    assert!(
+        err.to_string().contains("not a forage SQLite database"),
+        "{err}"
+    );
+}

@@ -1,0 +1,987 @@
+//! The behavioural suite of the `Store` contract, generic over the implementation so every
+//! store (SQLite, PostgreSQL) runs the same cases. Each case takes a fresh, empty store.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeSet, HashSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use forage_api::{
+    ErrorObject, InteractionId, ProgressKind, RunEvent, RunId, RunStatus, TaskOutput,
+    TaskRunCreate, TokenUsage, Warning, WarningKind,
+};
+use forage_store::{
+    LeasedRun, ListQuery, NewRun, Notice, QueueDepth, RunOutcome, RunRecord, SecretCipher, Store,
+    StoreError,
+};
+use serde_json::json;
+use tokio::sync::broadcast;
+
+/// A header value that must never be stored in clear.
+pub const HEADER_SECRET: &str = "Bearer sk-forage-test-3f9c2a7d51e8";
+const LONG: Duration = Duration::from_secs(60);
+
+/// The same key every time, so a reopened store reads what an earlier one sealed.
+pub fn cipher() -> SecretCipher {
+    SecretCipher::from_key(&[7u8; 32])
+}
+
+pub fn request(with_headers: bool) -> TaskRunCreate {
+    let mut body = json!({
+        "input": "What is the GDP of France?",
+        "processor": "core",
+        "metadata": {"customer": "acme", "priority": 2},
+    });
+    if with_headers {
+        body["mcp_servers"] = json!([{
+            "type": "url",
+            "name": "crm",
+            "url": "https://mcp.example.com/mcp",
+            "headers": {"Authorization": HEADER_SECRET, "X-Tenant": "tenant-secret-88"}
+        }]);
+    }
+    serde_json::from_value(body).expect("valid request")
+}
+
+pub fn new_run(owner: &str) -> NewRun {
+    new_run_in(owner, None)
+}
+
+/// A run continuing `interaction` (or starting its own).
+pub fn new_run_in(owner: &str, interaction: Option<&InteractionId>) -> NewRun {
+    let id = RunId::generate();
+    NewRun {
+        interaction_id: interaction
+            .cloned()
+            .unwrap_or_else(|| InteractionId::for_run(&id)),
+        id,
+        owner: owner.to_owned(),
+        processor: "core".parse().expect("processor"),
+        request: request(false),
+        warnings: Vec::new(),
+        created_at: Utc::now(),
+    }
+}
+
+pub fn output(answer: &str) -> TaskOutput {
+    TaskOutput::Json {
+        content: json!({"answer": answer}),
+        basis: Vec::new(),
+        mcp_tool_calls: None,
+        output_schema: None,
+        beta_fields: None,
+    }
+}
+
+pub fn completed(answer: &str) -> RunOutcome {
+    RunOutcome::Completed {
+        output: output(answer),
+        warnings: Vec::new(),
+        usage: TokenUsage {
+            input_tokens: 100,
+            output_tokens: 20,
+            llm_calls: 2,
+        },
+        transcript: json!([{"role": "assistant", "content": answer}]),
+    }
+}
+
+fn progress(message: impl Into<String>) -> RunEvent {
+    RunEvent::Progress {
+        progress: ProgressKind::Plan,
+        message: message.into(),
+    }
+}
+
+async fn lease(store: &Arc<dyn Store>, worker: &str) -> LeasedRun {
+    store
+        .lease_next(worker, LONG)
+        .await
+        .expect("lease_next")
+        .expect("a run to lease")
+}
+
+async fn all_events(store: &Arc<dyn Store>, run: &RunId) -> Vec<RunEvent> {
+    let records = store.events_after(run, 0, 10_000).await.expect("events");
+    records.into_iter().map(|r| r.event).collect()
+}
+
+fn status(status: RunStatus) -> RunEvent {
+    RunEvent::Status { status }
+}
+
+/// Waits for a notice that `want` accepts, skipping others.
+async fn expect_notice(
+    rx: &mut broadcast::Receiver<Notice>,
+    want: impl Fn(&Notice) -> bool,
+) -> Notice {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, rx.recv()).await {
+            Ok(Ok(notice)) if want(&notice) => return notice,
+            Ok(Ok(_)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(broadcast::error::RecvError::Closed)) => panic!("notice channel closed"),
+            Err(_) => panic!("no matching notice within 5 s"),
+        }
+    }
+}
+
+/// A created run reads back as created, in the `TaskRun` wire shape.
+pub async fn create_get_round_trip(store: Arc<dyn Store>) {
+    let mut new = new_run("owner-a");
+    new.warnings = vec![Warning::new(
+        WarningKind::InputValidationWarning,
+        "input is short",
+    )];
+    let created = store.create_run(new.clone()).await.expect("create");
+    assert_eq!(created.id, new.id);
+    assert_eq!(created.status, RunStatus::Queued);
+    assert_eq!(created.attempts, 0);
+    assert_eq!(created.usage, TokenUsage::default());
+    assert_eq!(
+        created.created_at.timestamp_micros(),
+        new.created_at.timestamp_micros()
+    );
+
+    let got = store.get_run(&new.id).await.expect("get").expect("stored");
+    assert_eq!(got, created);
+
+    let wire = serde_json::to_value(got.to_task_run()).expect("wire");
+    assert_eq!(wire["run_id"], new.id.as_str());
+    assert_eq!(wire["interaction_id"], new.id.as_str());
+    assert_eq!(wire["status"], "queued");
+    assert_eq!(wire["is_active"], true);
+    assert_eq!(wire["processor"], "core");
+    assert_eq!(wire["metadata"], json!({"customer": "acme", "priority": 2}));
+    assert_eq!(wire["warnings"][0]["type"], "input_validation_warning");
+    assert_eq!(wire["error"], json!(null));
+    let created_at = wire["created_at"].as_str().expect("timestamp");
+    assert!(
+        created_at.ends_with('Z') && created_at.len() == 27,
+        "{created_at}"
+    );
+
+    assert_eq!(
+        all_events(&store, &new.id).await,
+        [status(RunStatus::Queued)]
+    );
+    assert_eq!(store.get_output(&new.id).await.expect("output"), None);
+    assert_eq!(store.get_run(&RunId::generate()).await.expect("get"), None);
+    assert!(
+        store
+            .get_request(&RunId::generate())
+            .await
+            .expect("get")
+            .is_none()
+    );
+
+    let again = store.create_run(new).await.expect_err("duplicate id");
+    assert!(matches!(again, StoreError::Duplicate(_)), "{again}");
+}
+
+/// The stored request echoes with headers redacted; the leased request carries them in clear.
+pub async fn request_headers_redacted_in_echo_clear_when_leased(store: Arc<dyn Store>) {
+    let mut new = new_run("owner-a");
+    new.request = request(true);
+    store.create_run(new.clone()).await.expect("create");
+
+    let stored = store
+        .get_request(&new.id)
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(stored, new.request, "header values come back decrypted");
+    let echo = stored.to_echo().to_string();
+    assert!(!echo.contains(HEADER_SECRET), "{echo}");
+    assert_eq!(
+        stored.to_echo()["mcp_servers"][0]["headers"]["Authorization"],
+        "[redacted]"
+    );
+
+    let leased = lease(&store, "w1").await;
+    let servers = leased.request.mcp_servers.as_ref().expect("servers");
+    let headers = servers[0].headers.as_ref().expect("headers");
+    assert_eq!(headers["Authorization"].expose(), HEADER_SECRET);
+    assert_eq!(headers["X-Tenant"].expose(), "tenant-secret-88");
+
+    // A request without headers round-trips too.
+    let plain = new_run("owner-a");
+    store.create_run(plain.clone()).await.expect("create");
+    assert_eq!(
+        store.get_request(&plain.id).await.expect("get"),
+        Some(plain.request)
+    );
+}
+
+/// Runs are leased oldest first, and marked running.
+pub async fn lease_order_is_fifo(store: Arc<dyn Store>) {
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let run = store.create_run(new_run("owner-a")).await.expect("create");
+        ids.push(run.id);
+    }
+    assert_eq!(
+        store.queue_depth().await.expect("depth"),
+        QueueDepth {
+            queued: 5,
+            running: 0
+        }
+    );
+    let mut leased = Vec::new();
+    for _ in 0..5 {
+        let run = lease(&store, "w1").await;
+        assert_eq!(run.record.status, RunStatus::Running);
+        assert_eq!(run.record.attempts, 1);
+        leased.push(run.record.id);
+    }
+    assert_eq!(leased, ids);
+    assert!(store.lease_next("w1", LONG).await.expect("lease").is_none());
+    assert_eq!(
+        store.queue_depth().await.expect("depth"),
+        QueueDepth {
+            queued: 0,
+            running: 5
+        }
+    );
+    assert_eq!(
+        all_events(&store, &ids[0]).await,
+        [status(RunStatus::Queued), status(RunStatus::Running)]
+    );
+    let stored = store.get_run(&ids[0]).await.expect("get").expect("run");
+    assert_eq!(stored.status, RunStatus::Running);
+}
+
+/// Eight workers leasing from 200 queued runs lease every run exactly once.
+pub async fn concurrent_workers_never_share_a_run(store: Arc<dyn Store>) {
+    let mut created = BTreeSet::new();
+    for _ in 0..200 {
+        created.insert(
+            store
+                .create_run(new_run("owner-a"))
+                .await
+                .expect("create")
+                .id,
+        );
+    }
+    let mut workers = tokio::task::JoinSet::new();
+    for w in 0..8 {
+        let store = Arc::clone(&store);
+        workers.spawn(async move {
+            let mut mine = Vec::new();
+            while let Some(run) = store
+                .lease_next(&format!("w{w}"), LONG)
+                .await
+                .expect("lease")
+            {
+                mine.push(run.record.id);
+            }
+            mine
+        });
+    }
+    let mut leased = Vec::new();
+    while let Some(mine) = workers.join_next().await {
+        leased.extend(mine.expect("worker"));
+    }
+    assert_eq!(leased.len(), 200, "every run leased exactly once");
+    let unique: BTreeSet<_> = leased.into_iter().collect();
+    assert_eq!(unique, created);
+}
+
+/// A lease that expired is taken by the next worker; the first worker's lease is then lost.
+pub async fn expired_lease_is_leased_again(store: Arc<dyn Store>) {
+    let run = store.create_run(new_run("owner-a")).await.expect("create");
+    let first = store
+        .lease_next("w1", Duration::from_millis(50))
+        .await
+        .expect("lease")
+        .expect("run");
+    assert!(
+        store.lease_next("w2", LONG).await.expect("lease").is_none(),
+        "not expired yet"
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+
+    let second = lease(&store, "w2").await;
+    assert_eq!(second.record.id, run.id);
+    assert_eq!(second.record.attempts, 2);
+    assert_eq!(second.record.status, RunStatus::Running);
+    assert_ne!(second.lease.token, first.lease.token);
+    assert_eq!(
+        all_events(&store, &run.id).await,
+        [
+            status(RunStatus::Queued),
+            status(RunStatus::Running),
+            RunEvent::Progress {
+                progress: ProgressKind::ExecStatus,
+                message: "resumed after worker restart".into()
+            }
+        ]
+    );
+
+    let lost = store
+        .finish(&first.lease, completed("stale"))
+        .await
+        .expect_err("old lease");
+    assert!(matches!(lost, StoreError::LeaseLost), "{lost}");
+    assert!(
+        !store
+            .heartbeat(&first.lease, LONG)
+            .await
+            .expect("heartbeat")
+    );
+    let lost = store.release(&first.lease).await.expect_err("old lease");
+    assert!(matches!(lost, StoreError::LeaseLost), "{lost}");
+
+    let done = store
+        .finish(&second.lease, completed("fresh"))
+        .await
+        .expect("finish");
+    assert_eq!(done.status, RunStatus::Completed);
+    assert_eq!(
+        store.get_output(&run.id).await.expect("output"),
+        Some(output("fresh"))
+    );
+}
+
+/// Heartbeats keep a lease alive past its first expiry.
+pub async fn heartbeat_keeps_the_lease(store: Arc<dyn Store>) {
+    store.create_run(new_run("owner-a")).await.expect("create");
+    let lease_for = Duration::from_millis(1000);
+    let run = store
+        .lease_next("w1", lease_for)
+        .await
+        .expect("lease")
+        .expect("run");
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(
+            store
+                .heartbeat(&run.lease, lease_for)
+                .await
+                .expect("heartbeat")
+        );
+        assert!(
+            store
+                .lease_next("w2", lease_for)
+                .await
+                .expect("lease")
+                .is_none()
+        );
+    }
+    let done = store
+        .finish(&run.lease, completed("ok"))
+        .await
+        .expect("finish");
+    assert_eq!(done.attempts, 1);
+    // A finished run's lease extends nothing.
+    assert!(
+        !store
+            .heartbeat(&run.lease, lease_for)
+            .await
+            .expect("heartbeat")
+    );
+}
+
+/// Releasing puts the run back at the head of the queue.
+pub async fn release_requeues(store: Arc<dyn Store>) {
+    let run = store.create_run(new_run("owner-a")).await.expect("create");
+    let later = store.create_run(new_run("owner-a")).await.expect("create");
+    let first = lease(&store, "w1").await;
+    assert_eq!(first.record.id, run.id);
+    store.release(&first.lease).await.expect("release");
+
+    let stored = store.get_run(&run.id).await.expect("get").expect("run");
+    assert_eq!(stored.status, RunStatus::Queued);
+    assert_eq!(
+        store.queue_depth().await.expect("depth"),
+        QueueDepth {
+            queued: 2,
+            running: 0
+        }
+    );
+    assert!(
+        !store
+            .heartbeat(&first.lease, LONG)
+            .await
+            .expect("heartbeat")
+    );
+    let lost = store
+        .finish(&first.lease, completed("x"))
+        .await
+        .expect_err("released");
+    assert!(matches!(lost, StoreError::LeaseLost), "{lost}");
+
+    let again = lease(&store, "w2").await;
+    assert_eq!(again.record.id, run.id, "a released run keeps its place");
+    assert_eq!(again.record.attempts, 2);
+    assert_eq!(
+        all_events(&store, &run.id).await,
+        [
+            status(RunStatus::Queued),
+            status(RunStatus::Running),
+            status(RunStatus::Queued),
+            status(RunStatus::Running)
+        ]
+    );
+    assert_eq!(lease(&store, "w2").await.record.id, later.id);
+}
+
+/// Finishing stores the output, usage, warnings and the final status event together.
+pub async fn finish_stores_the_result(store: Arc<dyn Store>) {
+    let early = Warning::new(WarningKind::SpecValidationWarning, "schema is loose");
+    let late = Warning::new(WarningKind::Warning, "an MCP server could not be listed");
+    let mut new = new_run("owner-a");
+    new.warnings = vec![early.clone()];
+    store.create_run(new.clone()).await.expect("create");
+    let run = lease(&store, "w1").await;
+    store
+        .append_events(&run.record.id, &[progress("planning")])
+        .await
+        .expect("append");
+
+    let usage = TokenUsage {
+        input_tokens: 1234,
+        output_tokens: 56,
+        llm_calls: 3,
+    };
+    let outcome = RunOutcome::Completed {
+        output: output("3.1 trillion"),
+        warnings: vec![early.clone(), late.clone()],
+        usage,
+        transcript: json!([{"role": "user", "content": "q"}]),
+    };
+    let done = store.finish(&run.lease, outcome).await.expect("finish");
+    assert_eq!(done.status, RunStatus::Completed);
+    assert_eq!(done.usage, usage);
+    assert_eq!(done.warnings, [early, late]);
+    assert!(done.modified_at >= done.created_at);
+    assert!(!done.to_task_run().is_active);
+    assert_eq!(store.get_run(&new.id).await.expect("get"), Some(done));
+    assert_eq!(
+        store.get_output(&new.id).await.expect("output"),
+        Some(output("3.1 trillion"))
+    );
+    let events = all_events(&store, &new.id).await;
+    assert_eq!(events.last(), Some(&status(RunStatus::Completed)));
+    assert_eq!(events.len(), 4);
+    assert_eq!(
+        store.queue_depth().await.expect("depth"),
+        QueueDepth::default()
+    );
+    let twice = store
+        .finish(&run.lease, completed("again"))
+        .await
+        .expect_err("finished");
+    assert!(matches!(twice, StoreError::LeaseLost), "{twice}");
+
+    // A failed run keeps its error and has no output.
+    let failing = store.create_run(new_run("owner-a")).await.expect("create");
+    let run = lease(&store, "w1").await;
+    let error = ErrorObject::new("the model gave up");
+    let outcome = RunOutcome::Failed {
+        error: error.clone(),
+        warnings: Vec::new(),
+        usage: TokenUsage::default(),
+    };
+    let failed = store.finish(&run.lease, outcome).await.expect("finish");
+    assert_eq!(failed.status, RunStatus::Failed);
+    assert_eq!(failed.error, Some(error));
+    assert_eq!(store.get_output(&failing.id).await.expect("output"), None);
+    let wire = serde_json::to_value(failed.to_task_run()).expect("wire");
+    assert_eq!(wire["error"]["message"], "the model gave up");
+    assert_eq!(wire["status"], "failed");
+}
+
+/// Concurrent appends to one run get consecutive, distinct sequence numbers.
+pub async fn concurrent_appends_get_consecutive_seqs(store: Arc<dyn Store>) {
+    let run = store.create_run(new_run("owner-a")).await.expect("create");
+    let mut tasks = tokio::task::JoinSet::new();
+    for t in 0..10 {
+        let (store, id) = (Arc::clone(&store), run.id.clone());
+        tasks.spawn(async move {
+            let mut lasts = Vec::new();
+            for b in 0..20 {
+                let batch: Vec<_> = (0..3).map(|i| progress(format!("{t}-{b}-{i}"))).collect();
+                lasts.push(store.append_events(&id, &batch).await.expect("append"));
+            }
+            lasts
+        });
+    }
+    let mut lasts = HashSet::new();
+    while let Some(done) = tasks.join_next().await {
+        for last in done.expect("task") {
+            assert!(lasts.insert(last), "seq {last} returned twice");
+        }
+    }
+    let records = store
+        .events_after(&run.id, 0, 10_000)
+        .await
+        .expect("events");
+    let seqs: Vec<u64> = records.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, (1..=601).collect::<Vec<u64>>());
+    // Each batch landed contiguously, in order.
+    for last in lasts {
+        let batch = &records[(last - 3) as usize..last as usize];
+        let names: Vec<_> = batch
+            .iter()
+            .map(|r| match &r.event {
+                RunEvent::Progress { message, .. } => {
+                    message.rsplit_once('-').expect("name").0.to_owned()
+                }
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert!(names.iter().all(|n| *n == names[0]), "{names:?}");
+    }
+    let missing = store
+        .append_events(&RunId::generate(), &[progress("x")])
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+    assert_eq!(store.append_events(&run.id, &[]).await.expect("empty"), 601);
+}
+
+/// `events_after` pages through the log.
+pub async fn events_after_pages(store: Arc<dyn Store>) {
+    let run = store.create_run(new_run("owner-a")).await.expect("create");
+    let events: Vec<_> = (1..=25).map(|i| progress(format!("step {i}"))).collect();
+    assert_eq!(
+        store.append_events(&run.id, &events).await.expect("append"),
+        26
+    );
+    let mut after = 0;
+    let mut pages = Vec::new();
+    loop {
+        let page = store.events_after(&run.id, after, 10).await.expect("page");
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        pages.push(page);
+    }
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [10, 10, 6]);
+    let all: Vec<_> = pages.into_iter().flatten().collect();
+    assert!(all.iter().all(|r| r.run_id == run.id));
+    assert_eq!(all[0].event, status(RunStatus::Queued));
+    assert_eq!(all[1].event, progress("step 1"));
+    assert_eq!(all[25].event, progress("step 25"));
+    assert!(all.windows(2).all(|w| w[0].at <= w[1].at));
+    assert!(
+        store
+            .events_after(&run.id, 26, 10)
+            .await
+            .expect("page")
+            .is_empty()
+    );
+    assert!(
+        store
+            .events_after(&run.id, 0, 0)
+            .await
+            .expect("page")
+            .is_empty()
+    );
+    assert!(
+        store
+            .events_after(&RunId::generate(), 0, 10)
+            .await
+            .expect("page")
+            .is_empty()
+    );
+}
+
+/// `list_runs`: newest first, keyset pages, status filter, one owner's runs only.
+pub async fn list_runs_pages_filters_and_isolates(store: Arc<dyn Store>) {
+    let mut mine = Vec::new();
+    for _ in 0..7 {
+        mine.push(
+            store
+                .create_run(new_run("owner-a"))
+                .await
+                .expect("create")
+                .id,
+        );
+    }
+    let mut theirs = Vec::new();
+    for _ in 0..3 {
+        theirs.push(
+            store
+                .create_run(new_run("owner-b"))
+                .await
+                .expect("create")
+                .id,
+        );
+    }
+    let newest_first: Vec<_> = mine.iter().rev().cloned().collect();
+    let ids = |runs: Vec<RunRecord>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+
+    let all = store
+        .list_runs("owner-a", &ListQuery::default())
+        .await
+        .expect("list");
+    assert_eq!(ids(all), newest_first);
+
+    let mut paged = Vec::new();
+    let mut before = None;
+    loop {
+        let query = ListQuery {
+            status: None,
+            before: before.clone(),
+            limit: 3,
+        };
+        let page = ids(store.list_runs("owner-a", &query).await.expect("page"));
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 3);
+        before = page.last().cloned();
+        paged.extend(page);
+    }
+    assert_eq!(paged, newest_first);
+
+    // The two oldest of owner-a run; one of them completes.
+    let first = lease(&store, "w1").await;
+    let second = lease(&store, "w1").await;
+    store
+        .finish(&first.lease, completed("done"))
+        .await
+        .expect("finish");
+    let by = |status| ListQuery {
+        status: Some(status),
+        before: None,
+        limit: 50,
+    };
+    let completed_runs = ids(store
+        .list_runs("owner-a", &by(RunStatus::Completed))
+        .await
+        .expect("list"));
+    assert_eq!(completed_runs, [mine[0].clone()]);
+    let running = ids(store
+        .list_runs("owner-a", &by(RunStatus::Running))
+        .await
+        .expect("list"));
+    assert_eq!(running, [second.record.id]);
+    let queued = ids(store
+        .list_runs("owner-a", &by(RunStatus::Queued))
+        .await
+        .expect("list"));
+    assert_eq!(queued, newest_first[..5]);
+    let query = ListQuery {
+        status: Some(RunStatus::Queued),
+        before: Some(mine[4].clone()),
+        limit: 50,
+    };
+    let queued_before = ids(store.list_runs("owner-a", &query).await.expect("list"));
+    assert_eq!(queued_before, [mine[3].clone(), mine[2].clone()]);
+
+    // Owners see only their own runs, even through another owner's cursor.
+    let other = ids(store
+        .list_runs("owner-b", &ListQuery::default())
+        .await
+        .expect("list"));
+    assert_eq!(other, theirs.iter().rev().cloned().collect::<Vec<_>>());
+    let query = ListQuery {
+        status: None,
+        before: Some(mine[6].clone()),
+        limit: 50,
+    };
+    assert!(
+        store
+            .list_runs("owner-b", &query)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_runs("nobody", &ListQuery::default())
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    let none = ListQuery {
+        status: None,
+        before: None,
+        limit: 0,
+    };
+    assert!(
+        store
+            .list_runs("owner-a", &none)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
+
+/// The transcript to continue is the latest completed run of the interaction, of that owner.
+pub async fn interaction_transcript_is_latest_completed_of_owner(store: Arc<dyn Store>) {
+    let first = store.create_run(new_run("owner-a")).await.expect("create");
+    let interaction = first.interaction_id.clone();
+    assert_eq!(
+        store
+            .interaction_transcript("owner-a", &interaction)
+            .await
+            .expect("t"),
+        None
+    );
+
+    let finish_next = |outcome: RunOutcome| {
+        let store = Arc::clone(&store);
+        async move {
+            let run = lease(&store, "w1").await;
+            store.finish(&run.lease, outcome).await.expect("finish")
+        }
+    };
+    finish_next(completed("one")).await;
+    let transcript = |answer: &str| json!([{"role": "assistant", "content": answer}]);
+    assert_eq!(
+        store
+            .interaction_transcript("owner-a", &interaction)
+            .await
+            .expect("t"),
+        Some(transcript("one"))
+    );
+
+    store
+        .create_run(new_run_in("owner-a", Some(&interaction)))
+        .await
+        .expect("create");
+    finish_next(completed("two")).await;
+    // A later run of the interaction that failed does not replace the transcript.
+    store
+        .create_run(new_run_in("owner-a", Some(&interaction)))
+        .await
+        .expect("create");
+    finish_next(RunOutcome::Failed {
+        error: ErrorObject::new("boom"),
+        warnings: Vec::new(),
+        usage: TokenUsage::default(),
+    })
+    .await;
+    // Nor does one still queued, nor another owner's run with the same interaction id.
+    store
+        .create_run(new_run_in("owner-b", Some(&interaction)))
+        .await
+        .expect("create");
+    finish_next(completed("theirs")).await;
+    store
+        .create_run(new_run_in("owner-a", Some(&interaction)))
+        .await
+        .expect("create");
+
+    assert_eq!(
+        store
+            .interaction_transcript("owner-a", &interaction)
+            .await
+            .expect("t"),
+        Some(transcript("two"))
+    );
+    assert_eq!(
+        store
+            .interaction_transcript("owner-b", &interaction)
+            .await
+            .expect("t"),
+        Some(transcript("theirs"))
+    );
+    assert_eq!(
+        store
+            .interaction_transcript("owner-a", &InteractionId::new("unknown"))
+            .await
+            .expect("t"),
+        None
+    );
+}
+
+/// Creating, leasing, appending and finishing each tell the waiters.
+pub async fn notices_are_sent(store: Arc<dyn Store>) {
+    let mut rx = store.notices();
+    let run = store.create_run(new_run("owner-a")).await.expect("create");
+    expect_notice(&mut rx, |n| *n == Notice::RunQueued).await;
+
+    let leased = lease(&store, "w1").await;
+    let id = run.id.clone();
+    expect_notice(&mut rx, |n| {
+        *n == Notice::RunChanged {
+            run_id: id.clone(),
+            status: RunStatus::Running,
+        }
+    })
+    .await;
+
+    let seq = store
+        .append_events(&run.id, &[progress("a"), progress("b")])
+        .await
+        .expect("append");
+    expect_notice(&mut rx, |n| {
+        *n == Notice::EventsAppended {
+            run_id: id.clone(),
+            seq,
+        }
+    })
+    .await;
+
+    store
+        .finish(&leased.lease, completed("ok"))
+        .await
+        .expect("finish");
+    expect_notice(&mut rx, |n| {
+        *n == Notice::RunChanged {
+            run_id: id.clone(),
+            status: RunStatus::Completed,
+        }
+    })
+    .await;
+    expect_notice(&mut rx, |n| {
+        matches!(n, Notice::EventsAppended { run_id, seq: s } if *run_id == id && *s == seq + 1)
+    })
+    .await;
+}
+
+/// 2,000 concurrent creates all complete (group commit); prints the rate.
+pub async fn many_concurrent_creates_complete(store: Arc<dyn Store>) {
+    const RUNS: usize = 2_000;
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..RUNS {
+        let store = Arc::clone(&store);
+        tasks.spawn(async move { store.create_run(new_run("owner-a")).await.map(|r| r.id) });
+    }
+    let mut ids = HashSet::new();
+    while let Some(done) = tasks.join_next().await {
+        ids.insert(done.expect("task").expect("create"));
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(ids.len(), RUNS);
+    assert_eq!(
+        store.queue_depth().await.expect("depth").queued,
+        RUNS as u64
+    );
+    eprintln!(
+        "{RUNS} concurrent create_run calls in {elapsed:?}: {:.0} runs/s",
+        RUNS as f64 / elapsed.as_secs_f64()
+    );
+}
+
+/// Everything written survives closing and reopening the store.
+pub async fn durable_across_reopen<F, Fut>(open: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let store = open().await;
+    let mut done_run = new_run("owner-a");
+    done_run.request = request(true);
+    store.create_run(done_run.clone()).await.expect("create");
+    let waiting = store.create_run(new_run("owner-a")).await.expect("create");
+    let run = lease(&store, "w1").await;
+    store
+        .append_events(&run.record.id, &[progress("working")])
+        .await
+        .expect("append");
+    let finished = store
+        .finish(&run.lease, completed("kept"))
+        .await
+        .expect("finish");
+    drop(store);
+
+    let store = open().await;
+    assert_eq!(
+        store.get_run(&done_run.id).await.expect("get"),
+        Some(finished)
+    );
+    assert_eq!(
+        store.get_output(&done_run.id).await.expect("output"),
+        Some(output("kept"))
+    );
+    assert_eq!(
+        store.get_request(&done_run.id).await.expect("request"),
+        Some(done_run.request.clone())
+    );
+    assert_eq!(
+        all_events(&store, &done_run.id).await,
+        [
+            status(RunStatus::Queued),
+            status(RunStatus::Running),
+            progress("working"),
+            status(RunStatus::Completed)
+        ]
+    );
+    assert_eq!(
+        store
+            .interaction_transcript("owner-a", &done_run.interaction_id)
+            .await
+            .expect("t"),
+        Some(json!([{"role": "assistant", "content": "kept"}]))
+    );
+    assert_eq!(
+        store.get_run(&waiting.id).await.expect("get"),
+        Some(waiting.clone())
+    );
+    assert_eq!(lease(&store, "w2").await.record.id, waiting.id);
+    // Sequences continue where they stopped.
+    assert_eq!(
+        store
+            .append_events(&done_run.id, &[progress("late")])
+            .await
+            .expect("append"),
+        5
+    );
+}
+
+/// Commands that fail (duplicate ids, lost leases, unknown runs) fail alone: the commands
+/// committed beside them still succeed, and the failed ones leave nothing behind.
+pub async fn a_failing_command_does_not_fail_its_batch_mates(store: Arc<dyn Store>) {
+    let existing = store.create_run(new_run("owner-a")).await.expect("create");
+    let stale = store
+        .lease_next("w0", LONG)
+        .await
+        .expect("lease")
+        .expect("run");
+    store.release(&stale.lease).await.expect("release");
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..300 {
+        let store = Arc::clone(&store);
+        let (existing, stale) = (existing.clone(), stale.lease.clone());
+        tasks.spawn(async move {
+            match i % 3 {
+                0 => {
+                    let mut dup = new_run("intruder");
+                    dup.id = existing.id.clone();
+                    matches!(store.create_run(dup).await, Err(StoreError::Duplicate(_)))
+                }
+                1 => matches!(
+                    store.finish(&stale, completed("stale")).await,
+                    Err(StoreError::LeaseLost)
+                ),
+                _ => store.create_run(new_run("owner-a")).await.is_ok(),
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        assert!(done.expect("task"), "every command got its own answer");
+    }
+    assert_eq!(store.queue_depth().await.expect("depth").queued, 101);
+    let kept = store
+        .get_run(&existing.id)
+        .await
+        .expect("get")
+        .expect("run");
+    assert_eq!(
+        kept.owner, "owner-a",
+        "a duplicate did not overwrite the run"
+    );
+    assert_eq!(kept.status, RunStatus::Queued);
+    assert_eq!(kept.attempts, 1);
+    assert!(
+        store
+            .list_runs("intruder", &ListQuery::default())
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert_eq!(store.get_output(&existing.id).await.expect("output"), None);
+}
