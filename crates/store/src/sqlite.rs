@@ -231,22 +231,38 @@ impl Store for SqliteStore {
         worker: &str,
         lease_for: Duration,
     ) -> Result<Option<LeasedRun>, StoreError> {
-        let worker = worker.to_owned();
         let lease_for = micros_of(lease_for);
-        let Some(row) = self
-            .writer
-            .write(move |conn| writes::lease_next(conn, &worker, lease_for))
-            .await?
-        else {
-            return Ok(None);
-        };
-        let request = secrets::open_request(&self.cipher, &row.request, row.secrets_sealed.as_deref())
-            .inspect_err(|e| tracing::error!(run_id = %row.lease.run_id, error = %e, "cannot read a leased run's request"))?;
-        Ok(Some(LeasedRun {
-            lease: row.lease,
-            record: row.record,
-            request,
-        }))
+        loop {
+            let worker = worker.to_owned();
+            let Some(row) = self
+                .writer
+                .write(move |conn| writes::lease_next(conn, &worker, lease_for))
+                .await?
+            else {
+                return Ok(None);
+            };
+            match secrets::open_request(&self.cipher, &row.request, row.secrets_sealed.as_deref()) {
+                Ok(request) => {
+                    return Ok(Some(LeasedRun {
+                        lease: row.lease,
+                        record: row.record,
+                        request,
+                    }));
+                }
+                // A run whose request cannot be read would be leased forever: it fails, saying why.
+                Err(e) => {
+                    tracing::error!(run_id = %row.lease.run_id, error = %e, "cannot read a leased run's request");
+                    let outcome = RunOutcome::Failed {
+                        error: forage_api::ErrorObject::new(format!(
+                            "the run's stored request cannot be read: {e}"
+                        )),
+                        warnings: Vec::new(),
+                        usage: Default::default(),
+                    };
+                    self.finish(&row.lease, outcome).await?;
+                }
+            }
+        }
     }
 
     async fn heartbeat(&self, lease: &Lease, lease_for: Duration) -> Result<bool, StoreError> {

@@ -147,6 +147,31 @@ async fn header_values_never_reach_the_database_files() {
     assert!(err.to_string().contains("secret key differs"), "{err}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_whose_secrets_cannot_be_opened_fails_instead_of_looping() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(&db_path(&dir), suite::cipher()).expect("open");
+    let mut new = suite::new_run("owner-a");
+    new.request = suite::request(true);
+    store.create_run(new.clone()).await.expect("create");
+    drop(store);
+
+    let other_key = SqliteStore::open(
+        &db_path(&dir),
+        forage_store::SecretCipher::from_key(&[9; 32]),
+    )
+    .expect("open");
+    let leased = other_key
+        .lease_next("w", std::time::Duration::from_secs(30))
+        .await
+        .expect("lease does not error");
+    assert!(leased.is_none(), "the unreadable run is not handed out");
+    let record = other_key.get_run(&new.id).await.unwrap().unwrap();
+    assert_eq!(record.status, forage_api::RunStatus::Failed);
+    let message = record.error.unwrap().message;
+    assert!(message.contains("secret key differs"), "{message}");
+}
+
 fn user_version(path: &Path) -> u32 {
     let conn = rusqlite::Connection::open(path).expect("open raw");
     conn.pragma_query_value(None, "user_version", |row| row.get(0))
