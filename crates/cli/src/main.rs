@@ -1,1 +1,75 @@
-fn main() {}
+//! `forage`: serve the Task API, run a task from the shell, list and show runs.
+
+mod client;
+mod progress;
+mod run_cmd;
+mod runs_cmd;
+mod serve;
+mod sse;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "forage",
+    version,
+    about = "Self-hosted research tasks, Parallel Task API compatible"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the server.
+    Serve(serve::ServeArgs),
+    /// Run one task and print its answer.
+    Run(run_cmd::RunArgs),
+    /// List and inspect runs.
+    Runs {
+        #[command(subcommand)]
+        command: runs_cmd::RunsCommand,
+    },
+}
+
+/// Where the server is and how to authenticate (shared by client commands).
+#[derive(Args, Clone, Debug)]
+pub struct ServerArgs {
+    /// Base URL of the forage server.
+    #[arg(long, env = "FORAGE_SERVER", default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+    /// API key sent as `x-api-key`.
+    #[arg(long, env = "FORAGE_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::serve(args).await,
+            Command::Run(args) => run_cmd::run(args).await,
+            Command::Runs { command } => runs_cmd::runs(command).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

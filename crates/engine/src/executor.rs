@@ -47,7 +47,8 @@ pub struct RunJob {
 #[derive(Clone, Debug)]
 pub enum EngineOutcome {
     Completed {
-        output: TaskOutput,
+        /// Boxed: the answer is large beside the other outcomes.
+        output: Box<TaskOutput>,
         warnings: Vec<Warning>,
         usage: TokenUsage,
         transcript: serde_json::Value,
@@ -195,7 +196,7 @@ impl Engine {
                 )
                 .unwrap_or_default();
                 EngineOutcome::Completed {
-                    output,
+                    output: Box::new(output),
                     warnings: state.warnings,
                     usage: state.usage,
                     transcript,

@@ -1,1 +1,25 @@
-//! placeholder
+//! forage's HTTP server: Parallel-compatible task-run routes, auth, the worker pool that runs
+//! tasks with the engine, result long-poll, SSE run events, and graceful shutdown.
+
+pub mod auth;
+pub mod config;
+mod create;
+pub mod error;
+pub mod event_frames;
+pub mod event_stream;
+pub mod extract;
+pub mod llm_setup;
+mod lookup;
+pub mod outcome;
+pub mod routes;
+pub mod secret_key;
+pub mod server;
+pub mod sink;
+pub mod state;
+pub mod wait;
+pub mod worker;
+
+pub use config::Config;
+pub use routes::router;
+pub use server::{Server, ServerError, shutdown_signal};
+pub use state::AppState;

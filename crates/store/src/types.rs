@@ -77,7 +77,8 @@ pub struct LeasedRun {
 #[derive(Clone, Debug)]
 pub enum RunOutcome {
     Completed {
-        output: TaskOutput,
+        /// Boxed: the answer is large beside the other outcomes.
+        output: Box<TaskOutput>,
         warnings: Vec<Warning>,
         usage: TokenUsage,
         /// The conversation, kept so a later run can continue the interaction.

@@ -165,7 +165,7 @@ pub fn completed(
             warnings,
             usage,
             ..
-        } => (output, warnings, usage),
+        } => (*output, warnings, usage),
         other => panic!("expected a completed run, got {other:?}"),
     }
 }

@@ -78,7 +78,7 @@ pub fn output(answer: &str) -> TaskOutput {
 
 pub fn completed(answer: &str) -> RunOutcome {
     RunOutcome::Completed {
-        output: output(answer),
+        output: Box::new(output(answer)),
         warnings: Vec::new(),
         usage: TokenUsage {
             input_tokens: 100,
@@ -449,7 +449,7 @@ pub async fn finish_stores_the_result(store: Arc<dyn Store>) {
         llm_calls: 3,
     };
     let outcome = RunOutcome::Completed {
-        output: output("3.1 trillion"),
+        output: Box::new(output("3.1 trillion")),
         warnings: vec![early.clone(), late.clone()],
         usage,
         transcript: json!([{"role": "user", "content": "q"}]),

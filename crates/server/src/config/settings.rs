@@ -1,0 +1,284 @@
+//! The list of every setting: its key in the config file, its `FORAGE_*` variable, its default.
+//! One table so that loading, error messages and the README can never disagree.
+
+/// How an environment variable's text becomes a config value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Integer,
+    Bool,
+    /// Comma-separated.
+    List,
+    /// A TOML table written inline (`pro = { max_turns = 20 }`).
+    Table,
+}
+
+/// One setting.
+#[derive(Clone, Copy, Debug)]
+pub struct Setting {
+    /// Dotted key in the TOML file.
+    pub key: &'static str,
+    pub env: &'static str,
+    pub kind: Kind,
+    pub default: &'static str,
+    pub doc: &'static str,
+}
+
+const fn s(
+    key: &'static str,
+    env: &'static str,
+    kind: Kind,
+    default: &'static str,
+    doc: &'static str,
+) -> Setting {
+    Setting {
+        key,
+        env,
+        kind,
+        default,
+        doc,
+    }
+}
+
+use Kind::*;
+
+/// Every setting forage reads.
+pub const SETTINGS: &[Setting] = &[
+    s(
+        "listen",
+        "FORAGE_LISTEN",
+        Text,
+        "127.0.0.1:8080",
+        "Address the HTTP API listens on.",
+    ),
+    s(
+        "data",
+        "FORAGE_DATA",
+        Text,
+        "./.forage-data",
+        "Directory of the SQLite database and the secret key file.",
+    ),
+    s(
+        "api_keys",
+        "FORAGE_API_KEYS",
+        List,
+        "(none: auth off, loopback only)",
+        "API keys clients send in `x-api-key` (comma-separated in the env var).",
+    ),
+    s(
+        "database_url",
+        "FORAGE_DATABASE_URL",
+        Text,
+        "(none: SQLite under `data`)",
+        "PostgreSQL URL (not available in this build).",
+    ),
+    s(
+        "secret_key",
+        "FORAGE_SECRET_KEY",
+        Text,
+        "(none)",
+        "Base64 32-byte key encrypting MCP header values at rest.",
+    ),
+    s(
+        "secret_key_file",
+        "FORAGE_SECRET_KEY_FILE",
+        Text,
+        "<data>/secret.key",
+        "File holding the secret key; created (mode 0600) with a fresh key on first start.",
+    ),
+    s(
+        "workers",
+        "FORAGE_WORKERS",
+        Integer,
+        "8",
+        "Runs executed concurrently.",
+    ),
+    s(
+        "lease_secs",
+        "FORAGE_LEASE_SECS",
+        Integer,
+        "30",
+        "A worker's lease on a run; a dead worker's runs are re-queued after it expires.",
+    ),
+    s(
+        "shutdown_grace_secs",
+        "FORAGE_SHUTDOWN_GRACE_SECS",
+        Integer,
+        "30",
+        "On SIGTERM/SIGINT, time in-flight runs get to finish before they are cancelled and re-queued.",
+    ),
+    s(
+        "llm.provider",
+        "FORAGE_LLM_PROVIDER",
+        Text,
+        "openai if llm.base_url is set",
+        "`openai` (any OpenAI-compatible server); `anthropic` and `local` are not available yet.",
+    ),
+    s(
+        "llm.base_url",
+        "FORAGE_LLM_BASE_URL",
+        Text,
+        "(none)",
+        "Base URL of the chat-completions server, e.g. `http://127.0.0.1:8000/v1`.",
+    ),
+    s(
+        "llm.api_key",
+        "FORAGE_LLM_API_KEY",
+        Text,
+        "(none)",
+        "Sent as `Authorization: Bearer …` to the LLM server.",
+    ),
+    s(
+        "llm.model",
+        "FORAGE_LLM_MODEL",
+        Text,
+        "default",
+        "Model name sent to the LLM server.",
+    ),
+    s(
+        "llm.model_path",
+        "FORAGE_LLM_MODEL_PATH",
+        Text,
+        "(none)",
+        "GGUF file for the `local` provider (not available yet).",
+    ),
+    s(
+        "llm.request_timeout_secs",
+        "FORAGE_LLM_REQUEST_TIMEOUT_SECS",
+        Integer,
+        "120",
+        "Bound on one LLM request.",
+    ),
+    s(
+        "llm.connect_timeout_secs",
+        "FORAGE_LLM_CONNECT_TIMEOUT_SECS",
+        Integer,
+        "10",
+        "Bound on connecting to the LLM server.",
+    ),
+    s(
+        "llm.max_retries",
+        "FORAGE_LLM_MAX_RETRIES",
+        Integer,
+        "3",
+        "Retries of a failed LLM request (429, 5xx, connection errors).",
+    ),
+    s(
+        "llm.stream",
+        "FORAGE_LLM_STREAM",
+        Bool,
+        "true",
+        "Ask the LLM server for streamed answers.",
+    ),
+    s(
+        "limits.max_body_bytes",
+        "FORAGE_MAX_BODY_BYTES",
+        Integer,
+        "1048576",
+        "Largest accepted request body.",
+    ),
+    s(
+        "limits.max_json_depth",
+        "FORAGE_MAX_JSON_DEPTH",
+        Integer,
+        "64",
+        "Deepest accepted JSON nesting in a request.",
+    ),
+    s(
+        "limits.max_input_chars",
+        "FORAGE_MAX_INPUT_CHARS",
+        Integer,
+        "25000",
+        "Task spec and input together, in characters.",
+    ),
+    s(
+        "limits.max_schema_bytes",
+        "FORAGE_MAX_SCHEMA_BYTES",
+        Integer,
+        "65536",
+        "Largest input/output JSON Schema.",
+    ),
+    s(
+        "limits.max_mcp_servers",
+        "FORAGE_MAX_MCP_SERVERS",
+        Integer,
+        "10",
+        "MCP servers per run.",
+    ),
+    s(
+        "limits.max_metadata_entries",
+        "FORAGE_MAX_METADATA_ENTRIES",
+        Integer,
+        "64",
+        "Metadata entries per run.",
+    ),
+    s(
+        "network.allow_private",
+        "FORAGE_ALLOW_PRIVATE_NETWORKS",
+        Bool,
+        "false",
+        "Allow outbound requests (MCP servers, fetched pages) to loopback/private/link-local addresses.",
+    ),
+    s(
+        "network.allow_cidrs",
+        "FORAGE_ALLOW_CIDRS",
+        List,
+        "(none)",
+        "Private ranges allowed anyway, e.g. `10.1.0.0/16`.",
+    ),
+    s(
+        "network.allow_hosts",
+        "FORAGE_ALLOW_HOSTS",
+        List,
+        "(none)",
+        "Host names allowed whatever they resolve to.",
+    ),
+    s(
+        "mcp.connect_timeout_secs",
+        "FORAGE_MCP_CONNECT_TIMEOUT_SECS",
+        Integer,
+        "10",
+        "Connecting to an MCP server, handshake included.",
+    ),
+    s(
+        "mcp.list_timeout_secs",
+        "FORAGE_MCP_LIST_TIMEOUT_SECS",
+        Integer,
+        "15",
+        "Listing an MCP server's tools.",
+    ),
+    s(
+        "mcp.call_timeout_secs",
+        "FORAGE_MCP_CALL_TIMEOUT_SECS",
+        Integer,
+        "60",
+        "One MCP tool call.",
+    ),
+    s(
+        "processors",
+        "FORAGE_PROCESSORS",
+        Table,
+        "(built-in budgets)",
+        "Per-processor budget overrides (`[processors.pro] max_turns = 20`) and LLM (`[processors.pro.llm] base_url/model/api_key/provider`).",
+    ),
+];
+
+/// The setting a (possibly deeper) config path belongs to: `processors.pro.max_turns` → `processors`.
+pub fn setting_for(path: &str) -> Option<&'static Setting> {
+    SETTINGS
+        .iter()
+        .filter(|s| path == s.key || path.starts_with(&format!("{}.", s.key)))
+        .max_by_key(|s| s.key.len())
+}
+
+/// The settings as a Markdown table (for the README).
+pub fn markdown_table() -> String {
+    let mut out = String::from("| file key | env var | default | meaning |\n|---|---|---|---|\n");
+    for s in SETTINGS {
+        out.push_str(&format!(
+            "| `{}` | `{}` | {} | {} |\n",
+            s.key, s.env, s.default, s.doc
+        ));
+    }
+    out
+}

@@ -1,0 +1,56 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use forage_api::{RequestLimits, Unsupported};
+use forage_store::Store;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Auth;
+
+/// Shared by all handlers; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub auth: Arc<Auth>,
+    pub limits: Arc<RequestLimits>,
+    pub unsupported: Arc<Unsupported>,
+    /// Cancelled when the server stops: long-polls and event streams end.
+    pub closing: CancellationToken,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, auth: Auth, limits: RequestLimits) -> AppState {
+        AppState {
+            store,
+            auth: Arc::new(auth),
+            limits: Arc::new(limits),
+            unsupported: Arc::new(unsupported_fields()),
+            closing: CancellationToken::new(),
+        }
+    }
+}
+
+/// Request fields this version parses but refuses (422 naming the field).
+pub fn unsupported_fields() -> Unsupported {
+    Unsupported {
+        fields: vec![
+            (
+                "webhook",
+                "webhooks are not available in this version of forage",
+            ),
+            (
+                "source_policy",
+                "source policies apply to web search, which is not available yet in this version of forage",
+            ),
+            (
+                "memory_scope_key",
+                "memory is not available in this version of forage",
+            ),
+            (
+                "advanced_settings",
+                "advanced settings (data sources, location) are not available in this version of forage",
+            ),
+        ],
+    }
+}

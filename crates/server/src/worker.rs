@@ -1,0 +1,257 @@
+//! The worker pool: leases queued runs from the store, executes them with the engine while
+//! heartbeating the lease, records the outcome; drains on shutdown (release = back to queued).
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use forage_api::{InteractionId, Processor};
+use forage_engine::{Engine, RunJob};
+use forage_store::{LeasedRun, Notice, Store};
+use futures::FutureExt;
+use tokio::sync::broadcast::{Receiver, error::RecvError};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::outcome::{panic_text, panicked, to_run_outcome};
+use crate::sink::StoreSink;
+
+/// How the pool runs.
+#[derive(Clone, Debug)]
+pub struct WorkerSettings {
+    pub workers: usize,
+    pub lease: Duration,
+    /// Prefix of worker ids (one per node).
+    pub node: String,
+}
+
+/// Running workers and the two signals that stop them.
+pub struct WorkerPool {
+    tasks: JoinSet<()>,
+    /// Stop leasing new runs.
+    stop: CancellationToken,
+    /// Cancel the runs in flight.
+    abort: CancellationToken,
+}
+
+struct Worker {
+    id: String,
+    store: Arc<dyn Store>,
+    engine: Arc<Engine>,
+    lease: Duration,
+    stop: CancellationToken,
+    abort: CancellationToken,
+}
+
+impl WorkerPool {
+    pub fn start(
+        store: Arc<dyn Store>,
+        engine: Arc<Engine>,
+        settings: &WorkerSettings,
+    ) -> WorkerPool {
+        let stop = CancellationToken::new();
+        let abort = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        for n in 0..settings.workers.max(1) {
+            let worker = Worker {
+                id: format!("{}-w{n}", settings.node),
+                store: store.clone(),
+                engine: engine.clone(),
+                lease: settings.lease,
+                stop: stop.clone(),
+                abort: abort.clone(),
+            };
+            tasks.spawn(worker.run());
+        }
+        WorkerPool { tasks, stop, abort }
+    }
+
+    /// Stops leasing, waits up to `grace` for runs in flight, then cancels them; their leases
+    /// are released (the runs go back to the queue).
+    pub async fn shutdown(mut self, grace: Duration) {
+        self.stop.cancel();
+        let drained = tokio::time::timeout(grace, join_all(&mut self.tasks)).await;
+        if drained.is_err() {
+            tracing::warn!(
+                grace_secs = grace.as_secs(),
+                "runs still in flight after the grace period; cancelling and re-queueing them"
+            );
+            self.abort.cancel();
+            if tokio::time::timeout(Duration::from_secs(15), join_all(&mut self.tasks))
+                .await
+                .is_err()
+            {
+                tracing::error!(
+                    "workers did not stop after cancellation; their leases will expire"
+                );
+                self.tasks.abort_all();
+            }
+        }
+    }
+}
+
+async fn join_all(tasks: &mut JoinSet<()>) {
+    while tasks.join_next().await.is_some() {}
+}
+
+impl Worker {
+    async fn run(self) {
+        let tick = (self.lease / 3).max(Duration::from_millis(100));
+        let mut notices = self.store.notices();
+        let mut backoff = Duration::from_millis(100);
+        while !self.stop.is_cancelled() {
+            match self.store.lease_next(&self.id, self.lease).await {
+                Ok(Some(leased)) => {
+                    backoff = Duration::from_millis(100);
+                    let span = tracing::info_span!("run", run_id = %leased.record.id, processor = %leased.record.processor, attempt = leased.record.attempts);
+                    self.execute(leased).instrument(span).await;
+                    continue;
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::error!(worker = %self.id, error = %err, "could not lease a run");
+                    tokio::select! {
+                        _ = self.stop.cancelled() => break,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(tick);
+                    continue;
+                }
+            }
+            tokio::select! {
+                _ = self.stop.cancelled() => break,
+                _ = tokio::time::sleep(tick) => {}
+                _ = queued(&mut notices) => {}
+            }
+        }
+    }
+
+    async fn execute(&self, leased: LeasedRun) {
+        let LeasedRun {
+            lease,
+            record,
+            request,
+        } = leased;
+        let run_id = record.id.clone();
+        let Ok(processor) = record.processor.parse::<Processor>() else {
+            self.finish(&lease, panicked("unknown processor in the stored run"))
+                .await;
+            return;
+        };
+        let previous_transcript = match &request.previous_interaction_id {
+            Some(previous) => match self
+                .store
+                .interaction_transcript(&record.owner, &InteractionId::new(previous.clone()))
+                .await
+            {
+                Ok(t) => t,
+                Err(err) => {
+                    tracing::warn!(%run_id, error = %err, "could not load the previous interaction");
+                    None
+                }
+            },
+            None => None,
+        };
+        let job = RunJob {
+            run_id: run_id.clone(),
+            processor,
+            request,
+            previous_transcript,
+        };
+        let sink = Arc::new(StoreSink {
+            store: self.store.clone(),
+            run_id: run_id.clone(),
+        });
+        let cancel = self.abort.child_token();
+        let lost = Arc::new(AtomicBool::new(false));
+        let heartbeat = tokio::spawn(heartbeat(
+            self.store.clone(),
+            lease.clone(),
+            self.lease,
+            cancel.clone(),
+            lost.clone(),
+        ));
+        tracing::info!(%run_id, worker = %self.id, "run started");
+        let result = AssertUnwindSafe(self.engine.execute(job, sink, cancel.clone()))
+            .catch_unwind()
+            .await;
+        heartbeat.abort();
+        if lost.load(Ordering::SeqCst) {
+            tracing::warn!(%run_id, "lease lost while running; another worker owns the run now, dropping this result");
+            return;
+        }
+        let outcome = match result {
+            Ok(outcome) => {
+                if self.abort.is_cancelled()
+                    && matches!(outcome, forage_engine::EngineOutcome::Cancelled { .. })
+                {
+                    match self.store.release(&lease).await {
+                        Ok(()) => tracing::info!(%run_id, "run released back to the queue"),
+                        Err(err) => {
+                            tracing::error!(%run_id, error = %err, "could not release the run; its lease will expire")
+                        }
+                    }
+                    return;
+                }
+                to_run_outcome(outcome)
+            }
+            Err(payload) => {
+                let what = panic_text(payload.as_ref());
+                tracing::error!(%run_id, panic = %what, "run panicked");
+                panicked(&what)
+            }
+        };
+        self.finish(&lease, outcome).await;
+    }
+
+    async fn finish(&self, lease: &forage_store::Lease, outcome: forage_store::RunOutcome) {
+        let run_id = &lease.run_id;
+        match self.store.finish(lease, outcome).await {
+            Ok(record) => tracing::info!(%run_id, status = record.status.as_str(), "run finished"),
+            Err(forage_store::StoreError::LeaseLost) => {
+                tracing::warn!(%run_id, "lease lost before the result was recorded; dropping it")
+            }
+            Err(err) => {
+                tracing::error!(%run_id, error = %err, "could not record the run's outcome")
+            }
+        }
+    }
+}
+
+/// Extends the lease every third of its length; on loss, cancels the run.
+async fn heartbeat(
+    store: Arc<dyn Store>,
+    lease: forage_store::Lease,
+    lease_for: Duration,
+    cancel: CancellationToken,
+    lost: Arc<AtomicBool>,
+) {
+    let every = (lease_for / 3).max(Duration::from_millis(100));
+    loop {
+        tokio::time::sleep(every).await;
+        match store.heartbeat(&lease, lease_for).await {
+            Ok(true) => {}
+            Ok(false) => {
+                lost.store(true, Ordering::SeqCst);
+                cancel.cancel();
+                return;
+            }
+            Err(err) => {
+                tracing::warn!(run_id = %lease.run_id, error = %err, "lease heartbeat failed");
+            }
+        }
+    }
+}
+
+/// Returns when a run may have been queued.
+async fn queued(notices: &mut Receiver<Notice>) {
+    loop {
+        match notices.recv().await {
+            Ok(Notice::RunQueued) | Err(RecvError::Lagged(_)) => return,
+            Ok(_) => {}
+            Err(RecvError::Closed) => std::future::pending::<()>().await,
+        }
+    }
+}
