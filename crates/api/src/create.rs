@@ -9,11 +9,36 @@ use crate::Secret;
 use crate::spec::TaskSpec;
 
 /// A run's input: free text or a JSON object.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Input {
     Text(String),
     Object(serde_json::Map<String, Value>),
+}
+
+impl<'de> Deserialize<'de> for Input {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::String(text) => Ok(Input::Text(text)),
+            Value::Object(object) => Ok(Input::Object(object)),
+            other => Err(serde::de::Error::custom(format!(
+                "must be a string or a JSON object, got {}",
+                json_kind(&other)
+            ))),
+        }
+    }
+}
+
+/// "an array", "a number", … for messages about a value of the wrong kind.
+pub fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 impl Input {
@@ -36,12 +61,26 @@ impl Input {
 }
 
 /// A metadata value: Parallel allows strings, numbers and booleans.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum MetadataValue {
     String(String),
     Number(serde_json::Number),
     Bool(bool),
+}
+
+impl<'de> Deserialize<'de> for MetadataValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::String(text) => Ok(MetadataValue::String(text)),
+            Value::Number(number) => Ok(MetadataValue::Number(number)),
+            Value::Bool(flag) => Ok(MetadataValue::Bool(flag)),
+            other => Err(serde::de::Error::custom(format!(
+                "metadata values must be a string, number or boolean, got {}",
+                json_kind(&other)
+            ))),
+        }
+    }
 }
 
 pub type Metadata = BTreeMap<String, MetadataValue>;

@@ -79,6 +79,7 @@ pub fn parse_json_body<T: serde::de::DeserializeOwned>(
         ));
     }
     check_depth(body, limits.max_json_depth)?;
+    check_root_is_object(body)?;
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let path = err.path().to_string();
@@ -87,9 +88,22 @@ pub fn parse_json_body<T: serde::de::DeserializeOwned>(
             ApiError::bad_request(format!("Malformed JSON in request body: {inner}"))
         } else {
             let field = if path == "." { String::new() } else { path };
-            ApiError::invalid_field(&field, strip_position(&inner.to_string()))
+            ApiError::invalid_field(&field, humanize(&strip_position(&inner.to_string())))
         }
     })
+}
+
+/// serde's messages name Rust types (`expected struct TaskSpec`); a client needs JSON words.
+fn humanize(message: &str) -> String {
+    if message.starts_with("data did not match any variant") {
+        return "has an unexpected form".to_owned();
+    }
+    match message.find(", expected struct ") {
+        Some(at) => format!("{}, expected an object", &message[..at]),
+        None => message
+            .replace("expected a map", "expected an object")
+            .replace("expected a sequence", "expected an array"),
+    }
 }
 
 /// serde_json appends " at line L column C"; the field path says more to a client.
@@ -98,6 +112,29 @@ fn strip_position(message: &str) -> String {
         Some(at) => message[..at].to_owned(),
         None => message.to_owned(),
     }
+}
+
+/// Refuses a body whose top level is not a JSON object, naming what it is instead.
+fn check_root_is_object(body: &[u8]) -> Result<(), ApiError> {
+    let found = match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => return Ok(()),
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b'-' | b'0'..=b'9') => "a number",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        // Not JSON at all: the parser's message says where.
+        _ => return Ok(()),
+    };
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+        return Err(ApiError::bad_request(format!(
+            "Malformed JSON in request body: {e}"
+        )));
+    }
+    Err(ApiError::invalid_field(
+        "",
+        format!("the request body must be a JSON object, got {found}"),
+    ))
 }
 
 /// Refuses JSON nested deeper than `max_depth`, before parsing it.
@@ -469,4 +506,39 @@ fn validate_http_url(field: &str, text: &str) -> Result<(), ApiError> {
         return Err(ApiError::invalid_field(field, "the URL has no host"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: &str) -> Result<ValidatedCreate, ApiError> {
+        parse_create(body.as_bytes(), &RequestLimits::default(), &Unsupported::default())
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_says_what_it_is() {
+        for (body, kind) in [("[1, 2]", "an array"), ("\"hello\"", "a string"), ("42", "a number"), ("null", "null"), ("true", "a boolean")] {
+            let err = parse(body).unwrap_err();
+            assert_eq!(err.status, 422, "{body}");
+            assert!(err.message.contains(&format!("must be a JSON object, got {kind}")), "{body}: {}", err.message);
+        }
+        assert_eq!(parse("[1, 2").unwrap_err().status, 400, "malformed JSON stays a 400");
+    }
+
+    #[test]
+    fn wrong_kinds_of_input_and_metadata_are_named() {
+        let err = parse(r#"{"input": [1], "processor": "lite"}"#).unwrap_err();
+        assert!(err.message.contains("input: must be a string or a JSON object, got an array"), "{}", err.message);
+        let err = parse(r#"{"input": "x", "processor": "lite", "metadata": {"k": {"a": 1}}}"#).unwrap_err();
+        assert!(err.message.contains("metadata.k: metadata values must be a string, number or boolean"), "{}", err.message);
+    }
+
+    #[test]
+    fn error_messages_never_name_rust_types() {
+        for body in [r#"{"input": 5, "processor": "lite"}"#, r#"{"input": "x", "processor": 5}"#, r#"{"input": "x", "processor": "lite", "task_spec": 3}"#] {
+            let err = parse(body).unwrap_err();
+            assert!(!err.message.contains("struct") && !err.message.contains("enum"), "{body}: {}", err.message);
+        }
+    }
 }
