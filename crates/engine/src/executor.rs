@@ -1,6 +1,7 @@
 //! The agent loop of one run: discover tools, then LLM turns and tool calls until a valid
 //! answer, within the processor's budget; every step reported to the event sink.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -29,7 +30,25 @@ pub struct ToolEnv {
     pub mcp_http: reqwest::Client,
     /// Checks MCP URLs whose host is an IP literal.
     pub network: NetworkPolicy,
+    /// Timeouts for every MCP server, unless overridden below.
     pub mcp_timeouts: Timeouts,
+    /// Timeouts for particular servers, keyed by `host` or `host:port` of their URL.
+    pub mcp_server_timeouts: HashMap<String, Timeouts>,
+}
+
+impl ToolEnv {
+    /// The timeouts that apply to an MCP server at `url`: `host:port`, then `host`, then the default.
+    pub fn timeouts_for(&self, url: &url::Url) -> Timeouts {
+        let host = url.host_str().unwrap_or_default();
+        let with_port = url
+            .port_or_known_default()
+            .map(|port| format!("{host}:{port}"));
+        with_port
+            .and_then(|key| self.mcp_server_timeouts.get(&key))
+            .or_else(|| self.mcp_server_timeouts.get(host))
+            .copied()
+            .unwrap_or(self.mcp_timeouts)
+    }
 }
 
 /// One run to execute.
@@ -133,7 +152,7 @@ impl Engine {
             (Toolbox::default(), Vec::new())
         } else {
             let discovered = tokio::select! {
-                found = Toolbox::discover(&servers, &self.tools.mcp_http, &self.tools.network, &self.tools.mcp_timeouts) => found,
+                found = Toolbox::discover(&servers, &self.tools) => found,
                 () = cancel.cancelled() => return EngineOutcome::Cancelled { warnings: Vec::new(), usage: TokenUsage::default() },
             };
             let mut events: Vec<RunEvent> = discovered

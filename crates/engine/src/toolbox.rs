@@ -5,8 +5,9 @@ use std::collections::{HashMap, HashSet};
 
 use forage_api::{McpServer, Warning, WarningKind};
 use forage_llm::ToolSpec;
-use forage_mcp::{McpClient, ServerSpec, Timeouts, ToolInfo};
-use forage_tools::NetworkPolicy;
+use forage_mcp::{McpClient, ServerSpec, ToolInfo};
+
+use crate::executor::ToolEnv;
 use serde_json::{Value, json};
 
 /// A tool as the model sees it, with where it really lives.
@@ -30,14 +31,9 @@ pub struct Toolbox {
 impl Toolbox {
     /// Connects to every server and lists its tools, concurrently. A server that fails
     /// becomes a warning naming it; the run goes on with the others' tools.
-    pub async fn discover(
-        servers: &[McpServer],
-        http: &reqwest::Client,
-        network: &NetworkPolicy,
-        timeouts: &Timeouts,
-    ) -> (Toolbox, Vec<Warning>) {
+    pub async fn discover(servers: &[McpServer], env: &ToolEnv) -> (Toolbox, Vec<Warning>) {
         let connections = servers.iter().map(|server| async move {
-            let result = connect_and_list(server, http, network, timeouts).await;
+            let result = connect_and_list(server, env).await;
             (server, result)
         });
         let results = futures::future::join_all(connections).await;
@@ -47,7 +43,7 @@ impl Toolbox {
         let mut taken = HashSet::new();
         for (server, result) in results {
             match result {
-                Ok((client, tools)) => {
+                Ok((client, tools, call_timeout)) => {
                     for tool in tools {
                         let name = unique_name(&server.name, &tool.name, &mut taken);
                         toolbox.by_name.insert(name.clone(), toolbox.tools.len());
@@ -60,7 +56,7 @@ impl Toolbox {
                             server_name: server.name.clone(),
                             tool_name: tool.name,
                             client: client.clone(),
-                            call_timeout: timeouts.call,
+                            call_timeout,
                         });
                     }
                     toolbox.clients.push(client);
@@ -108,14 +104,13 @@ impl Toolbox {
     }
 }
 
-async fn connect_and_list(
-    server: &McpServer,
-    http: &reqwest::Client,
-    network: &NetworkPolicy,
-    timeouts: &Timeouts,
-) -> Result<(McpClient, Vec<ToolInfo>), String> {
+/// A connected server, its tools, and the timeout of one call to it.
+type Listed = (McpClient, Vec<ToolInfo>, std::time::Duration);
+
+async fn connect_and_list(server: &McpServer, env: &ToolEnv) -> Result<Listed, String> {
     let url = url::Url::parse(&server.url).map_err(|e| format!("invalid URL: {e}"))?;
-    network.check_url(&url).map_err(|e| e.to_string())?;
+    env.network.check_url(&url).map_err(|e| e.to_string())?;
+    let timeouts = env.timeouts_for(&url);
     let spec = ServerSpec {
         name: server.name.clone(),
         url,
@@ -126,13 +121,13 @@ async fn connect_and_list(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         allowed_tools: server.allowed_tools.clone(),
-        timeouts: *timeouts,
+        timeouts,
     };
-    let client = McpClient::connect(&spec, http.clone())
+    let client = McpClient::connect(&spec, env.mcp_http.clone())
         .await
         .map_err(|e| e.to_string())?;
     match client.list_tools().await {
-        Ok(tools) => Ok((client, tools)),
+        Ok(tools) => Ok((client, tools, timeouts.call)),
         Err(e) => {
             client.close().await;
             Err(e.to_string())

@@ -54,7 +54,10 @@ async fn parallel_calls_are_traced_in_order_with_events() {
     assert_eq!(fixture.calls("echo"), 1);
     assert_eq!(fixture.calls("add"), 1);
     // The model saw the tool results: the fake answers with the latest one (add → 5).
-    assert!(content["result"].as_str().unwrap().contains('5'), "{content}");
+    assert!(
+        content["result"].as_str().unwrap().contains('5'),
+        "{content}"
+    );
 
     let events = sink.all();
     let started: Vec<&str> = events

@@ -8,6 +8,7 @@ use std::time::Duration;
 use common::*;
 use forage_api::{Tier, WarningKind};
 use forage_engine::Budget;
+use forage_mcp::Timeouts;
 use forage_testkit::mcp_fixture::start_fixture;
 use serde_json::json;
 
@@ -96,23 +97,42 @@ async fn server_refusing_the_headers_becomes_a_warning() {
 #[tokio::test]
 async fn slow_tool_times_out_and_is_traced() {
     let fixture = start_fixture().await;
+    let other = start_fixture().await;
+    // The call timeout is overridden for the first fixture's host:port only.
+    let mut server_timeouts = HashMap::new();
+    server_timeouts.insert(
+        fixture.addr.to_string(),
+        Timeouts {
+            call: Duration::from_millis(300),
+            ..Timeouts::default()
+        },
+    );
     let h = Harness::with(HarnessOptions {
-        call_timeout: Duration::from_millis(300),
+        server_timeouts,
         ..Default::default()
     })
     .await;
     let mut req = request(
-        r#"[[fake:call name=slow args={"ms": 5000}]]"#,
+        r#"[[fake:call name=fx__slow args={"ms": 5000}]] [[fake:call name=other__slow args={"ms": 600}]]"#,
         "pro",
         json_schema(schema()),
     );
-    req.mcp_servers = Some(vec![mcp_server("fx", &fixture.url, &[])]);
+    req.mcp_servers = Some(vec![
+        mcp_server("fx", &fixture.url, &[]),
+        mcp_server("other", &other.url, &[]),
+    ]);
     let (outcome, _) = h.run(req).await;
     let (output, _, _) = completed(outcome);
     let error = output.mcp_tool_calls()[0].error.clone().unwrap();
     assert!(
         error.contains("did not finish tools/call within 300ms"),
         "{error}"
+    );
+    let on_other = &output.mcp_tool_calls()[1];
+    assert_eq!(
+        on_other.error.as_deref(),
+        Some(""),
+        "the other server keeps the default timeout: {on_other:?}"
     );
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(

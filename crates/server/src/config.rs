@@ -263,6 +263,17 @@ pub struct McpSettings {
     pub connect_timeout_secs: u64,
     pub list_timeout_secs: u64,
     pub call_timeout_secs: u64,
+    /// `[mcp.servers."host:port"]` (or `"host"`): timeouts for one server; unset ones stay the defaults above.
+    pub servers: BTreeMap<String, McpServerTimeouts>,
+}
+
+/// `[mcp.servers."<host or host:port>"]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct McpServerTimeouts {
+    pub connect_timeout_secs: Option<u64>,
+    pub list_timeout_secs: Option<u64>,
+    pub call_timeout_secs: Option<u64>,
 }
 
 impl Default for McpSettings {
@@ -272,6 +283,7 @@ impl Default for McpSettings {
             connect_timeout_secs: d.connect.as_secs(),
             list_timeout_secs: d.list.as_secs(),
             call_timeout_secs: d.call.as_secs(),
+            servers: BTreeMap::new(),
         }
     }
 }
@@ -283,6 +295,51 @@ impl McpSettings {
             list: Duration::from_secs(self.list_timeout_secs),
             call: Duration::from_secs(self.call_timeout_secs),
         }
+    }
+
+    /// Timeouts per server (`host` or `host:port`), each unset value taken from the defaults.
+    pub fn server_timeouts(&self) -> std::collections::HashMap<String, forage_mcp::Timeouts> {
+        let base = self.to_timeouts();
+        let secs =
+            |value: Option<u64>, default: Duration| value.map_or(default, Duration::from_secs);
+        self.servers
+            .iter()
+            .map(|(server, t)| {
+                let timeouts = forage_mcp::Timeouts {
+                    connect: secs(t.connect_timeout_secs, base.connect),
+                    list: secs(t.list_timeout_secs, base.list),
+                    call: secs(t.call_timeout_secs, base.call),
+                };
+                (server.to_ascii_lowercase(), timeouts)
+            })
+            .collect()
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let zero = |v: u64| v == 0;
+        for (key, value) in [
+            ("mcp.connect_timeout_secs", self.connect_timeout_secs),
+            ("mcp.list_timeout_secs", self.list_timeout_secs),
+            ("mcp.call_timeout_secs", self.call_timeout_secs),
+        ] {
+            if zero(value) {
+                return Err(ConfigError::invalid(key, "must be at least 1"));
+            }
+        }
+        for (server, t) in &self.servers {
+            let values = [
+                t.connect_timeout_secs,
+                t.list_timeout_secs,
+                t.call_timeout_secs,
+            ];
+            if values.into_iter().flatten().any(zero) {
+                return Err(ConfigError::invalid(
+                    &format!("mcp.servers.{server}"),
+                    "timeouts must be at least 1 second",
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -341,6 +398,7 @@ impl Config {
             }
         }
         self.network.to_policy()?;
+        self.mcp.check()?;
         Ok(())
     }
 
@@ -411,11 +469,30 @@ fn env_value(setting: &settings::Setting, text: &str) -> Result<toml::Value, Con
                 .map(|t| toml::Value::String(t.to_owned()))
                 .collect(),
         ),
-        Kind::Table => toml::Value::Table(
-            text.parse::<toml::Table>()
-                .map_err(|e| bad(format!("not an inline TOML table: {e}")))?,
-        ),
+        Kind::Table => toml::Value::Table(parse_table_text(text).map_err(bad)?),
     })
+}
+
+/// A table setting given in a variable: TOML lines (`pro = { max_turns = 20 }`), or the body of an
+/// inline table (`pro = { max_turns = 20 }, lite = { max_turns = 2 }`).
+fn parse_table_text(text: &str) -> Result<toml::Table, String> {
+    let as_document = text.parse::<toml::Table>();
+    if let Ok(table) = as_document {
+        return Ok(table);
+    }
+    format!("value = {{ {text} }}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut wrapped| match wrapped.remove("value") {
+            Some(toml::Value::Table(table)) => Some(table),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            format!(
+                "not TOML key/value pairs such as `name = {{ key = 1 }}`: {}",
+                as_document.unwrap_err()
+            )
+        })
 }
 
 /// Sets `key` (dotted) in `table`, creating intermediate tables.
@@ -485,6 +562,47 @@ mod tests {
         let pro = &c.processors["pro"];
         assert_eq!(pro.budget.as_ref().unwrap().max_turns, 20);
         assert_eq!(pro.llm.as_ref().unwrap().model.as_deref(), Some("big"));
+    }
+
+    #[test]
+    fn mcp_timeouts_can_be_set_per_server() {
+        let c = Config::load_with(
+            None,
+            env_of(&[
+                ("FORAGE_MCP_CALL_TIMEOUT_SECS", "45"),
+                (
+                    "FORAGE_MCP_SERVERS",
+                    r#""CRM.internal:8443" = { call_timeout_secs = 300 }, "slow.example" = { connect_timeout_secs = 30 }"#,
+                ),
+            ]),
+        )
+        .unwrap();
+        let per_server = c.mcp.server_timeouts();
+        let crm = per_server["crm.internal:8443"];
+        assert_eq!(crm.call, Duration::from_secs(300));
+        assert_eq!(
+            crm.connect,
+            Duration::from_secs(10),
+            "unset values keep the default"
+        );
+        let slow = per_server["slow.example"];
+        assert_eq!(slow.connect, Duration::from_secs(30));
+        assert_eq!(
+            slow.call,
+            Duration::from_secs(45),
+            "the configured default, not the built-in one"
+        );
+
+        let err = Config::load_with(
+            None,
+            env_of(&[("FORAGE_MCP_SERVERS", r#"x = { call_timeout_secs = 0 }"#)]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("mcp.servers.x") && err.contains("FORAGE_MCP_SERVERS"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -86,6 +86,7 @@ impl Server {
                 mcp_http,
                 network,
                 mcp_timeouts: config.mcp.to_timeouts(),
+                mcp_server_timeouts: config.mcp.server_timeouts(),
             },
         );
         let auth = Auth::new(&config.api_keys);

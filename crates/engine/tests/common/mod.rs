@@ -45,7 +45,8 @@ pub struct Harness {
 pub struct HarnessOptions {
     pub budgets: HashMap<String, Budget>,
     pub request_timeout: Duration,
-    pub call_timeout: Duration,
+    /// Per-server timeout overrides, keyed by `host:port` or `host`.
+    pub server_timeouts: HashMap<String, Timeouts>,
 }
 
 impl Default for HarnessOptions {
@@ -53,7 +54,7 @@ impl Default for HarnessOptions {
         HarnessOptions {
             budgets: HashMap::new(),
             request_timeout: Duration::from_secs(20),
-            call_timeout: Duration::from_secs(10),
+            server_timeouts: HashMap::new(),
         }
     }
 }
@@ -84,10 +85,8 @@ impl Harness {
         let tools = ToolEnv {
             mcp_http: network.apply(reqwest::Client::builder()).build().unwrap(),
             network,
-            mcp_timeouts: Timeouts {
-                call: options.call_timeout,
-                ..Timeouts::default()
-            },
+            mcp_timeouts: Timeouts::default(),
+            mcp_server_timeouts: options.server_timeouts,
         };
         Harness {
             llm,

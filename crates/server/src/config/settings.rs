@@ -255,6 +255,13 @@ pub const SETTINGS: &[Setting] = &[
         "One MCP tool call.",
     ),
     s(
+        "mcp.servers",
+        "FORAGE_MCP_SERVERS",
+        Table,
+        "(none)",
+        "Timeouts for one MCP server, by `host` or `host:port` of its URL: `[mcp.servers.\"crm.internal:8443\"] call_timeout_secs = 300` (also `connect_timeout_secs`, `list_timeout_secs`).",
+    ),
+    s(
         "processors",
         "FORAGE_PROCESSORS",
         Table,
