@@ -63,6 +63,11 @@ pub trait Store: Send + Sync + 'static {
     /// `Err(StoreError::LeaseLost)` when another worker owns the run now.
     async fn finish(&self, lease: &Lease, outcome: RunOutcome) -> Result<RunRecord, StoreError>;
 
+    /// Asks a run to stop: a queued run (or one whose worker is gone) becomes `cancelled` at once;
+    /// a running one becomes `cancelling`, and its worker, told by `Notice::RunChanged`, stops it
+    /// and finishes it as cancelled. A final run is returned unchanged.
+    async fn cancel_run(&self, id: &RunId) -> Result<RunRecord, StoreError>;
+
     /// Appends events to a run's log; returns the sequence number of the last one.
     async fn append_events(&self, run: &RunId, events: &[RunEvent]) -> Result<u64, StoreError>;
 

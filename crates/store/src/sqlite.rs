@@ -289,6 +289,13 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn cancel_run(&self, id: &RunId) -> Result<RunRecord, StoreError> {
+        let id = id.clone();
+        self.writer
+            .write(move |conn| writes::cancel_run(conn, &id))
+            .await
+    }
+
     async fn append_events(&self, run: &RunId, events: &[RunEvent]) -> Result<u64, StoreError> {
         let (run, events) = (run.clone(), events.to_vec());
         self.writer

@@ -65,6 +65,9 @@ suite_cases!(
     notices_are_sent,
     many_concurrent_creates_complete,
     a_failing_command_does_not_fail_its_batch_mates,
+    cancelling_a_queued_run_is_immediate,
+    cancelling_a_running_run_goes_through_its_worker,
+    abandoned_cancellation_ends_cancelled,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

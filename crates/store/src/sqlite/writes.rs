@@ -94,6 +94,7 @@ pub(crate) fn lease_next(
 ) -> WriteResult<Option<LeasedRow>> {
     let at = now();
     let now_us = micros(at);
+    let swept = sweep_abandoned_cancellations(conn, now_us)?;
     let queued = candidate(
         conn,
         "SELECT seq, id, NULL FROM runs WHERE status = 'queued' ORDER BY seq LIMIT 1",
@@ -116,7 +117,7 @@ pub(crate) fn lease_next(
         (Some(q), Some(e)) if e.seq < q.seq => (e, true),
         (Some(q), _) => (q, false),
         (None, Some(e)) => (e, true),
-        (None, None) => return Ok((None, Vec::new())),
+        (None, None) => return Ok((None, swept)),
     };
     let run_id =
         RunId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("malformed run id '{id}'")))?;
@@ -163,7 +164,7 @@ pub(crate) fn lease_next(
         })
         .map_err(from_sqlite)?;
     let record = record?;
-    let mut notices = Vec::with_capacity(2);
+    let mut notices = swept;
     if !resumed {
         notices.push(Notice::RunChanged {
             run_id: run_id.clone(),
@@ -392,4 +393,89 @@ fn not_held(conn: &Connection, run: &RunId) -> Result<StoreError, StoreError> {
     } else {
         StoreError::NotFound(run.to_string())
     })
+}
+
+/// Asks a run to stop. A queued run, or a running one whose worker is gone (expired lease),
+/// is cancelled at once; a running run becomes `cancelling` (its worker stops it and finishes it
+/// as cancelled); a final or already-cancelling run is left as it is.
+pub(crate) fn cancel_run(conn: &Connection, id: &RunId) -> WriteResult<RunRecord> {
+    let now_us = micros(now());
+    let row: Option<(String, Option<i64>)> = conn
+        .prepare_cached("SELECT status, lease_expires_at FROM runs WHERE id = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row([id.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()
+        })
+        .map_err(from_sqlite)?;
+    let Some((status, lease_expires_at)) = row else {
+        return Err(StoreError::NotFound(id.as_str().to_owned()));
+    };
+    let status = RunStatus::parse(&status)
+        .ok_or_else(|| StoreError::Corrupt(format!("run {id} has status '{status}'")))?;
+    let worker_gone = lease_expires_at.is_none_or(|at| at < now_us);
+    let next = match status {
+        RunStatus::Queued => Some(RunStatus::Cancelled),
+        RunStatus::Running if worker_gone => Some(RunStatus::Cancelled),
+        RunStatus::Running => Some(RunStatus::Cancelling),
+        _ => None,
+    };
+    let mut notices = Vec::new();
+    if let Some(next) = next {
+        notices = set_cancel_status(conn, id, next, now_us)?;
+    }
+    let record = conn
+        .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))
+        .and_then(|mut stmt| stmt.query_row([id.as_str()], run_from_row))
+        .map_err(from_sqlite)??;
+    Ok((record, notices))
+}
+
+/// Cancels runs left `cancelling` by a worker that died (its lease expired).
+pub(crate) fn sweep_abandoned_cancellations(
+    conn: &Connection,
+    now_us: i64,
+) -> Result<Vec<Notice>, StoreError> {
+    let ids: Vec<String> = conn
+        .prepare_cached(
+            "SELECT id FROM runs WHERE status = 'cancelling' AND lease_expires_at < ?1 LIMIT 64",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_map([now_us], |row| row.get(0))?
+                .collect::<Result<Vec<String>, _>>()
+        })
+        .map_err(from_sqlite)?;
+    let mut notices = Vec::new();
+    for id in ids {
+        let id = RunId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("run id '{id}'")))?;
+        notices.extend(set_cancel_status(conn, &id, RunStatus::Cancelled, now_us)?);
+    }
+    Ok(notices)
+}
+
+fn set_cancel_status(
+    conn: &Connection,
+    id: &RunId,
+    next: RunStatus,
+    now_us: i64,
+) -> Result<Vec<Notice>, StoreError> {
+    let sql = if next == RunStatus::Cancelled {
+        "UPDATE runs SET status = ?2, modified_at = ?3, lease_token = NULL, lease_worker = NULL, \
+         lease_expires_at = NULL WHERE id = ?1"
+    } else {
+        "UPDATE runs SET status = ?2, modified_at = ?3 WHERE id = ?1"
+    };
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute(params![id.as_str(), next.as_str(), now_us]))
+        .map_err(from_sqlite)?;
+    let seq = append(conn, id, &[RunEvent::Status { status: next }], now_us)?;
+    Ok(vec![
+        Notice::RunChanged {
+            run_id: id.clone(),
+            status: next,
+        },
+        Notice::EventsAppended {
+            run_id: id.clone(),
+            seq,
+        },
+    ])
 }

@@ -985,3 +985,86 @@ pub async fn a_failing_command_does_not_fail_its_batch_mates(store: Arc<dyn Stor
     );
     assert_eq!(store.get_output(&existing.id).await.expect("output"), None);
 }
+
+/// A queued run is cancelled at once and never leased.
+pub async fn cancelling_a_queued_run_is_immediate(store: Arc<dyn Store>) {
+    let run = store.create_run(new_run("owner-a")).await.expect("create");
+    let cancelled = store.cancel_run(&run.id).await.expect("cancel");
+    assert_eq!(cancelled.status, RunStatus::Cancelled);
+    assert!(!cancelled.status.is_active());
+    assert!(store.lease_next("w", LONG).await.expect("lease").is_none());
+    assert_eq!(
+        all_events(&store, &run.id).await,
+        [status(RunStatus::Queued), status(RunStatus::Cancelled)]
+    );
+    // Cancelling again, or a final run, changes nothing.
+    let again = store.cancel_run(&run.id).await.expect("cancel again");
+    assert_eq!(again.status, RunStatus::Cancelled);
+    assert_eq!(all_events(&store, &run.id).await.len(), 2);
+    let missing = store
+        .cancel_run(&RunId::generate())
+        .await
+        .expect_err("unknown run");
+    assert!(matches!(missing, StoreError::NotFound(_)), "{missing}");
+}
+
+/// A running run becomes cancelling; its worker keeps the lease and finishes it as cancelled.
+pub async fn cancelling_a_running_run_goes_through_its_worker(store: Arc<dyn Store>) {
+    let run = store.create_run(new_run("owner-a")).await.expect("create");
+    let mut notices = store.notices();
+    let leased = lease(&store, "w1").await;
+    let cancelling = store.cancel_run(&run.id).await.expect("cancel");
+    assert_eq!(cancelling.status, RunStatus::Cancelling);
+    assert!(cancelling.status.is_active());
+    expect_notice(&mut notices, |n| {
+        *n == Notice::RunChanged {
+            run_id: run.id.clone(),
+            status: RunStatus::Cancelling,
+        }
+    })
+    .await;
+    assert!(
+        store
+            .heartbeat(&leased.lease, LONG)
+            .await
+            .expect("heartbeat")
+    );
+    let done = store
+        .finish(
+            &leased.lease,
+            RunOutcome::Cancelled {
+                warnings: Vec::new(),
+                usage: TokenUsage::default(),
+            },
+        )
+        .await
+        .expect("finish");
+    assert_eq!(done.status, RunStatus::Cancelled);
+    assert_eq!(
+        all_events(&store, &run.id).await,
+        [
+            status(RunStatus::Queued),
+            status(RunStatus::Running),
+            status(RunStatus::Cancelling),
+            status(RunStatus::Cancelled)
+        ]
+    );
+}
+
+/// A run left cancelling by a dead worker ends cancelled once the lease expires.
+pub async fn abandoned_cancellation_ends_cancelled(store: Arc<dyn Store>) {
+    let run = store.create_run(new_run("owner-a")).await.expect("create");
+    store
+        .lease_next("w1", Duration::from_millis(50))
+        .await
+        .expect("lease")
+        .expect("run");
+    assert_eq!(
+        store.cancel_run(&run.id).await.expect("cancel").status,
+        RunStatus::Cancelling
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(store.lease_next("w2", LONG).await.expect("lease").is_none());
+    let record = store.get_run(&run.id).await.expect("get").expect("run");
+    assert_eq!(record.status, RunStatus::Cancelled);
+}
