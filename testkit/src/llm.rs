@@ -16,6 +16,7 @@ pub mod script;
 #[cfg(test)]
 mod http_tests;
 
+use axum::serve::ListenerExt;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -87,13 +88,18 @@ impl Drop for FakeLlm {
     }
 }
 
+/// TCP_NODELAY on each connection, so streamed chunks are not held back by Nagle's algorithm.
+fn no_delay(tcp: &mut tokio::net::TcpStream) {
+    let _ = tcp.set_nodelay(true);
+}
+
 /// Serves the fake on `listener` until the task is dropped or the listener fails.
 pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router(Arc::new(Shared::default()))).await
+    axum::serve(listener.tap_io(no_delay), router(Arc::new(Shared::default()))).await
 }
 
 async fn serve_shared(listener: TcpListener, state: Arc<Shared>) {
-    if let Err(error) = axum::serve(listener, router(state)).await {
+    if let Err(error) = axum::serve(listener.tap_io(no_delay), router(state)).await {
         tracing::error!(%error, "fake LLM server stopped");
     }
 }

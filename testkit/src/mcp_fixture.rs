@@ -27,6 +27,7 @@ use std::{
 };
 
 use axum::Router;
+use axum::serve::ListenerExt;
 use rmcp::transport::streamable_http_server::{
     StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
 };
@@ -168,6 +169,10 @@ pub async fn start_fixture_on(addr: SocketAddr) -> std::io::Result<FixtureHandle
     let shutdown = CancellationToken::new();
     let app = router(state.clone(), shutdown.clone());
     let stop = shutdown.clone();
+    // TCP_NODELAY, as any production server sets it: no Nagle delay on small SSE writes.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move { stop.cancelled().await })

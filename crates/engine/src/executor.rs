@@ -387,9 +387,9 @@ impl Engine {
             ));
         }
         state.tool_calls_used += run_now.len() as u32;
-        let outcomes = run_calls(run_now, toolbox, budget.max_tool_output_chars, cancel).await;
+        let outcomes =
+            run_calls(run_now, toolbox, budget.max_tool_output_chars, cancel, sink).await;
         for outcome in outcomes {
-            sink.emit(outcome.events).await;
             state.trace.extend(outcome.trace);
             state.sources.extend(outcome.source_text);
             state.messages.push(outcome.message);

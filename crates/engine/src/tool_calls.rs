@@ -8,6 +8,7 @@ use forage_llm::{ChatMessage, ToolCall};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::events::EventSink;
 use crate::toolbox::Toolbox;
 
 /// What one tool call produced.
@@ -16,22 +17,22 @@ pub struct CallOutcome {
     pub trace: Option<McpToolCall>,
     /// The reply to the model for this call id.
     pub message: ChatMessage,
-    /// Events to record, in order.
-    pub events: Vec<RunEvent>,
     /// The full text the tool returned (for citation checks), if it succeeded.
     pub source_text: Option<String>,
 }
 
-/// Runs `calls` concurrently; results come back in the model's order.
+/// Runs `calls` concurrently; results come back in the model's order. Each call's start and
+/// end reach `sink` as they happen, so watchers see a call while it runs.
 pub async fn run_calls(
     calls: &[ToolCall],
     toolbox: &Toolbox,
     max_output_chars: usize,
     cancel: &CancellationToken,
+    sink: &dyn EventSink,
 ) -> Vec<CallOutcome> {
     let futures = calls
         .iter()
-        .map(|call| run_one(call, toolbox, max_output_chars, cancel));
+        .map(|call| run_one(call, toolbox, max_output_chars, cancel, sink));
     futures::future::join_all(futures).await
 }
 
@@ -40,7 +41,6 @@ pub fn refused(call: &ToolCall, why: &str) -> CallOutcome {
     CallOutcome {
         trace: None,
         message: ChatMessage::tool(call.id.clone(), format!("Error: {why}")),
-        events: Vec::new(),
         source_text: None,
     }
 }
@@ -50,6 +50,7 @@ async fn run_one(
     toolbox: &Toolbox,
     max_output_chars: usize,
     cancel: &CancellationToken,
+    sink: &dyn EventSink,
 ) -> CallOutcome {
     let Some(tool) = toolbox.route(&call.name) else {
         return refused(
@@ -66,7 +67,7 @@ async fn run_one(
         Ok(map) => serde_json::to_string(map).unwrap_or_default(),
         Err(_) => call.arguments.clone(),
     };
-    let mut events = vec![
+    sink.emit(vec![
         RunEvent::Progress {
             progress: ProgressKind::ToolCall,
             message: format!(
@@ -80,7 +81,8 @@ async fn run_one(
             tool_name: tool.tool_name.clone(),
             arguments: arguments_text.clone(),
         },
-    ];
+    ])
+    .await;
     let clock = Instant::now();
     let result = match arguments {
         Ok(map) => tool
@@ -128,13 +130,13 @@ async fn run_one(
             (format!("Error: the tool call failed: {message}"), None)
         }
     };
-    events.push(RunEvent::ToolCallFinished {
+    sink.emit(vec![RunEvent::ToolCallFinished {
         call: trace.clone(),
-    });
+    }])
+    .await;
     CallOutcome {
         trace: Some(trace),
         message: ChatMessage::tool(call.id.clone(), model_text),
-        events,
         source_text,
     }
 }

@@ -85,10 +85,21 @@ async fn calls_in_one_turn_overlap_in_time() {
         json_schema(answer_schema()),
     );
     req.mcp_servers = Some(vec![mcp_server("fixture", &fixture.url, &[])]);
-    let (outcome, _) = h.run(req).await;
+    let (outcome, sink) = h.run(req).await;
     let (output, _, _) = completed(outcome);
     let calls = output.mcp_tool_calls().to_vec();
     assert_eq!(calls.len(), 3);
+    // Each start is reported when the call starts, not when the batch ends.
+    let kinds: Vec<&str> = sink
+        .all()
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::ToolCallStarted { .. } => Some("start"),
+            RunEvent::ToolCallFinished { .. } => Some("end"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, ["start", "start", "start", "end", "end", "end"]);
     // Each call started before the first one ended: they ran concurrently.
     let start = |c: &forage_api::McpToolCall| {
         chrono::DateTime::parse_from_rfc3339(c.started_at.as_deref().unwrap()).unwrap()
