@@ -6,9 +6,12 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-# Debian packages: sqlite3 CLI for inspection, PostgreSQL server binaries for the Postgres store tests.
+# Debian packages: sqlite3 CLI for inspection, PostgreSQL server binaries for the Postgres store tests,
+# chromium for the web UI's browser tests (driven by playwright-core; no browser download).
 need_apt=()
 command -v sqlite3 >/dev/null 2>&1 || need_apt+=(sqlite3)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -25,8 +28,8 @@ if ! .venv/bin/python -c 'import parallel, fastmcp, mcp' >/dev/null 2>&1; then
   .venv/bin/pip install -q --disable-pip-version-check -r testkit/python/requirements.txt
 fi
 
-# Node: the official npm SDK, the reference MCP server and the conformance suite.
-if [ ! -d testkit/node/node_modules/parallel-web ] || [ ! -d testkit/node/node_modules/@modelcontextprotocol/server-everything ]; then
+# Node: the official npm SDK, the reference MCP server, the conformance suite and playwright-core.
+if [ ! -d testkit/node/node_modules/parallel-web ] || [ ! -d testkit/node/node_modules/@modelcontextprotocol/server-everything ] || [ ! -d testkit/node/node_modules/playwright-core ]; then
   (cd testkit/node && npm ci --no-audit --no-fund --loglevel=error 2>/dev/null || npm install --no-audit --no-fund --loglevel=error)
 fi
 echo "test dependencies ready"

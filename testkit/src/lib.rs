@@ -5,3 +5,4 @@
 pub mod llm;
 pub mod mcp_fixture;
 pub mod peers;
+pub mod postgres;

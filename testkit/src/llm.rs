@@ -95,7 +95,11 @@ fn no_delay(tcp: &mut tokio::net::TcpStream) {
 
 /// Serves the fake on `listener` until the task is dropped or the listener fails.
 pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
-    axum::serve(listener.tap_io(no_delay), router(Arc::new(Shared::default()))).await
+    axum::serve(
+        listener.tap_io(no_delay),
+        router(Arc::new(Shared::default())),
+    )
+    .await
 }
 
 async fn serve_shared(listener: TcpListener, state: Arc<Shared>) {

@@ -354,13 +354,21 @@ fn table(run_id: &str) -> Vec<Case> {
             l422,
             &["type", "stdio|url"],
         ),
-        // --- Features refused in this version
         Case::create(
-            "webhook set",
-            valid_with(json!({"webhook": {"url": "https://example.com/hook"}})),
+            "webhook url not http(s)",
+            valid_with(json!({"webhook": {"url": "ftp://example.com/hook"}})),
             l422,
-            &["webhook"],
+            &["webhook.url", "ftp"],
         ),
+        Case::create(
+            "webhook event type unknown",
+            valid_with(
+                json!({"webhook": {"url": "https://example.com/hook", "event_types": ["task_run.progress"]}}),
+            ),
+            l422,
+            &["webhook.event_types", "task_run.status"],
+        ),
+        // --- Features refused in this version
         Case::create(
             "source_policy set",
             valid_with(json!({"source_policy": {"include_domains": ["example.com"]}})),

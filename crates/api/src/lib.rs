@@ -3,6 +3,7 @@
 pub mod create;
 pub mod error;
 pub mod events;
+pub mod group;
 pub mod ids;
 pub mod output;
 pub mod processor;
@@ -14,6 +15,9 @@ pub mod validate;
 pub use create::{Input, McpServer, Metadata, MetadataValue, SourcePolicy, TaskRunCreate, Webhook};
 pub use error::{ApiError, ErrorResponse};
 pub use events::{ProgressKind, RunEvent};
+pub use group::{
+    TaskGroup, TaskGroupCreate, TaskGroupRunCreate, TaskGroupRunResponse, TaskGroupStatus,
+};
 pub use ids::{InteractionId, RunId};
 pub use output::{
     Citation, Confidence, FieldBasis, McpToolCall, TaskOutput, TaskRunResult, TokenUsage,

@@ -513,32 +513,70 @@ mod tests {
     use super::*;
 
     fn parse(body: &str) -> Result<ValidatedCreate, ApiError> {
-        parse_create(body.as_bytes(), &RequestLimits::default(), &Unsupported::default())
+        parse_create(
+            body.as_bytes(),
+            &RequestLimits::default(),
+            &Unsupported::default(),
+        )
     }
 
     #[test]
     fn a_body_that_is_not_an_object_says_what_it_is() {
-        for (body, kind) in [("[1, 2]", "an array"), ("\"hello\"", "a string"), ("42", "a number"), ("null", "null"), ("true", "a boolean")] {
+        for (body, kind) in [
+            ("[1, 2]", "an array"),
+            ("\"hello\"", "a string"),
+            ("42", "a number"),
+            ("null", "null"),
+            ("true", "a boolean"),
+        ] {
             let err = parse(body).unwrap_err();
             assert_eq!(err.status, 422, "{body}");
-            assert!(err.message.contains(&format!("must be a JSON object, got {kind}")), "{body}: {}", err.message);
+            assert!(
+                err.message
+                    .contains(&format!("must be a JSON object, got {kind}")),
+                "{body}: {}",
+                err.message
+            );
         }
-        assert_eq!(parse("[1, 2").unwrap_err().status, 400, "malformed JSON stays a 400");
+        assert_eq!(
+            parse("[1, 2").unwrap_err().status,
+            400,
+            "malformed JSON stays a 400"
+        );
     }
 
     #[test]
     fn wrong_kinds_of_input_and_metadata_are_named() {
         let err = parse(r#"{"input": [1], "processor": "lite"}"#).unwrap_err();
-        assert!(err.message.contains("input: must be a string or a JSON object, got an array"), "{}", err.message);
-        let err = parse(r#"{"input": "x", "processor": "lite", "metadata": {"k": {"a": 1}}}"#).unwrap_err();
-        assert!(err.message.contains("metadata.k: metadata values must be a string, number or boolean"), "{}", err.message);
+        assert!(
+            err.message
+                .contains("input: must be a string or a JSON object, got an array"),
+            "{}",
+            err.message
+        );
+        let err = parse(r#"{"input": "x", "processor": "lite", "metadata": {"k": {"a": 1}}}"#)
+            .unwrap_err();
+        assert!(
+            err.message
+                .contains("metadata.k: metadata values must be a string, number or boolean"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
     fn error_messages_never_name_rust_types() {
-        for body in [r#"{"input": 5, "processor": "lite"}"#, r#"{"input": "x", "processor": 5}"#, r#"{"input": "x", "processor": "lite", "task_spec": 3}"#] {
+        for body in [
+            r#"{"input": 5, "processor": "lite"}"#,
+            r#"{"input": "x", "processor": 5}"#,
+            r#"{"input": "x", "processor": "lite", "task_spec": 3}"#,
+        ] {
             let err = parse(body).unwrap_err();
-            assert!(!err.message.contains("struct") && !err.message.contains("enum"), "{body}: {}", err.message);
+            assert!(
+                !err.message.contains("struct") && !err.message.contains("enum"),
+                "{body}: {}",
+                err.message
+            );
         }
     }
 }

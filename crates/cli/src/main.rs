@@ -1,11 +1,14 @@
-//! `forage`: serve the Task API, run a task from the shell, list and show runs.
+//! `forage`: serve the Task API, run a task from the shell, list, show and watch runs.
 
 mod client;
+mod doctor;
+mod migrate_cmd;
 mod progress;
 mod run_cmd;
 mod runs_cmd;
 mod serve;
 mod sse;
+mod timeline;
 
 use std::process::ExitCode;
 
@@ -33,6 +36,10 @@ enum Command {
         #[command(subcommand)]
         command: runs_cmd::RunsCommand,
     },
+    /// Bring the database (SQLite or PostgreSQL) to this forage's schema; print its version.
+    Migrate(migrate_cmd::MigrateArgs),
+    /// Check the database, the secret key, the LLM endpoint and the search provider.
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Where the server is and how to authenticate (shared by client commands).
@@ -63,6 +70,8 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::serve(args).await,
             Command::Run(args) => run_cmd::run(args).await,
             Command::Runs { command } => runs_cmd::runs(command).await,
+            Command::Migrate(args) => migrate_cmd::migrate(args).await,
+            Command::Doctor(args) => doctor::doctor(args).await,
         }
     });
     match result {

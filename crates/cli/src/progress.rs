@@ -64,6 +64,24 @@ impl Progress {
         s.line(&line);
     }
 
+    /// On a terminal, redraws the status line twice a second until aborted.
+    pub fn start_ticker(&self) -> Option<tokio::task::JoinHandle<()>> {
+        self.is_terminal().then(|| {
+            let p = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    p.tick();
+                }
+            })
+        })
+    }
+
+    /// Seconds since the timeline started.
+    pub fn elapsed_secs(&self) -> f64 {
+        self.lock().started.elapsed().as_secs_f64()
+    }
+
     /// Redraws the elapsed time (terminal only).
     pub fn tick(&self) {
         let s = self.lock();

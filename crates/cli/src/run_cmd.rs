@@ -6,13 +6,12 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use clap::Args;
-use futures::StreamExt;
 use serde_json::{Value, json};
 
 use crate::ServerArgs;
 use crate::client::{ApiClient, Poll};
 use crate::progress::Progress;
-use crate::sse::SseParser;
+use crate::timeline;
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -53,16 +52,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .ok_or_else(|| anyhow!("the server's answer has no run_id"))?
         .to_owned();
     let progress = Progress::new(&id);
-    let follower = tokio::spawn(follow(client.clone(), id.clone(), progress.clone()));
-    let ticker = progress.is_terminal().then(|| {
-        let p = progress.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                p.tick();
-            }
-        })
-    });
+    let follower = {
+        let (client, id, progress) = (client.clone(), id.clone(), progress.clone());
+        tokio::spawn(async move { timeline::follow(&client, &id, &progress).await })
+    };
+    let ticker = progress.start_ticker();
     let outcome = loop {
         match client.result(&id, POLL_SECS).await {
             Ok(Poll::StillActive) => continue,
@@ -88,7 +82,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn print_answer(result: &Value, whole: bool) -> anyhow::Result<()> {
+/// The answer on stdout: the content (text as is, JSON pretty), or the whole result.
+pub fn print_answer(result: &Value, whole: bool) -> anyhow::Result<()> {
     if whole {
         println!("{}", serde_json::to_string_pretty(result)?);
         return Ok(());
@@ -98,63 +93,4 @@ fn print_answer(result: &Value, whole: bool) -> anyhow::Result<()> {
         other => println!("{}", serde_json::to_string_pretty(other)?),
     }
     Ok(())
-}
-
-/// Shows the run's events until its final state, reconnecting where the stream left off.
-async fn follow(client: ApiClient, id: String, progress: Progress) {
-    let mut last: Option<u64> = None;
-    for _ in 0..100 {
-        let Ok(response) = client.events(&id, last).await else {
-            return;
-        };
-        let mut parser = SseParser::default();
-        let mut body = response.bytes_stream();
-        while let Some(Ok(chunk)) = body.next().await {
-            let Ok(events) = parser.push(&chunk) else {
-                return;
-            };
-            for event in events {
-                let seq = event.id.as_deref().and_then(|i| i.parse::<u64>().ok());
-                if seq.is_some() {
-                    last = seq;
-                }
-                let Ok(data) = serde_json::from_str::<Value>(&event.data) else {
-                    continue;
-                };
-                // The stream opens with the current state, then replays the history: show
-                // that opening frame only when it is final (the history tells the rest).
-                let opening = seq.is_none() && data["type"] == "task_run.state";
-                if opening && data["run"]["is_active"].as_bool().unwrap_or(true) {
-                    continue;
-                }
-                if show(&progress, &data) {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-/// Renders one event; `true` once the run is final.
-fn show(progress: &Progress, data: &Value) -> bool {
-    let kind = data["type"].as_str().unwrap_or("");
-    match kind {
-        "task_run.state" => {
-            let status = data["run"]["status"].as_str().unwrap_or("unknown");
-            progress.status(status);
-            !data["run"]["is_active"].as_bool().unwrap_or(true)
-                && matches!(status, "completed" | "failed" | "cancelled")
-        }
-        "error" => {
-            let message = data["error"]["message"].as_str().unwrap_or("stream error");
-            progress.message(&format!("error: {message}"));
-            true
-        }
-        _ => {
-            if let Some(message) = data["message"].as_str() {
-                progress.message(message);
-            }
-            false
-        }
-    }
 }

@@ -1,4 +1,4 @@
-//! `forage runs list` and `forage runs show ID`.
+//! `forage runs list`, `forage runs show ID` and `forage runs watch ID` (the live timeline).
 
 use std::process::ExitCode;
 
@@ -8,6 +8,9 @@ use serde_json::{Value, json};
 
 use crate::ServerArgs;
 use crate::client::{ApiClient, Poll};
+use crate::progress::Progress;
+use crate::run_cmd::print_answer;
+use crate::timeline;
 
 #[derive(Subcommand)]
 pub enum RunsCommand {
@@ -25,6 +28,16 @@ pub enum RunsCommand {
     /// One run, and its result when completed, as JSON.
     Show {
         id: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Follow a run's live timeline (LLM turns, tool calls) until it ends, then print its
+    /// answer; a finished run is replayed. Exits non-zero when the run failed or was cancelled.
+    Watch {
+        id: String,
+        /// Print the whole result (run, output, basis, tool calls) as JSON at the end.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -59,6 +72,47 @@ pub async fn runs(command: RunsCommand) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&shown)?);
             Ok(ExitCode::SUCCESS)
         }
+        RunsCommand::Watch { id, json, server } => {
+            watch(&ApiClient::new(&server)?, &id, json).await
+        }
+    }
+}
+
+/// `forage runs watch ID`: the timeline on stderr, the answer on stdout.
+async fn watch(client: &ApiClient, id: &str, whole: bool) -> anyhow::Result<ExitCode> {
+    let progress = Progress::new(id);
+    let ticker = progress.start_ticker();
+    let followed = timeline::follow(client, id, &progress).await;
+    if let Some(t) = ticker {
+        t.abort();
+    }
+    progress.finish();
+    let run = match followed? {
+        Some(state) => state["run"].clone(),
+        // The stream was lost: ask for the run as it is now.
+        None => client.get_run(id).await?,
+    };
+    let status = run["status"].as_str().unwrap_or("unknown");
+    eprintln!(
+        "run {id} {status} (watched {:.1} s)",
+        progress.elapsed_secs()
+    );
+    match status {
+        "completed" => {
+            match client.result(id, 0).await? {
+                Poll::Done(result) => print_answer(&result, whole)?,
+                _ => return Err(anyhow!("run {id} completed but its result is unavailable")),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        "failed" | "cancelled" => {
+            let message = run["error"]["message"].as_str().unwrap_or(status);
+            eprintln!("error: run {id}: {message}");
+            Ok(ExitCode::FAILURE)
+        }
+        other => Err(anyhow!(
+            "run {id} is still {other}; the event stream ended early"
+        )),
     }
 }
 

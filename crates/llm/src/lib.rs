@@ -2,6 +2,7 @@
 //! OpenAI-compatible chat-completions client (OpenAI, vLLM, llama.cpp server, Ollama, ...).
 
 pub mod error;
+pub mod local;
 pub mod messages;
 pub mod openai;
 pub mod provider;

@@ -60,7 +60,7 @@ pub struct Config {
     pub data: PathBuf,
     /// `FORAGE_API_KEYS` (comma-separated). None: auth off and loopback only.
     pub api_keys: Vec<Secret>,
-    /// `FORAGE_DATABASE_URL`: PostgreSQL (not available in this build).
+    /// `FORAGE_DATABASE_URL`: PostgreSQL shared by several nodes (else SQLite under `data`).
     pub database_url: Option<Secret>,
     /// `FORAGE_SECRET_KEY`: base64 key encrypting secrets at rest.
     pub secret_key: Option<Secret>,
@@ -76,6 +76,7 @@ pub struct Config {
     pub limits: LimitSettings,
     pub network: NetworkSettings,
     pub mcp: McpSettings,
+    pub webhooks: WebhookSettings,
     /// `FORAGE_PROCESSORS` (inline TOML): per-processor budget and LLM.
     pub processors: BTreeMap<String, ProcessorSettings>,
 }
@@ -96,6 +97,7 @@ impl Default for Config {
             limits: LimitSettings::default(),
             network: NetworkSettings::default(),
             mcp: McpSettings::default(),
+            webhooks: WebhookSettings::default(),
             processors: BTreeMap::new(),
         }
     }
@@ -256,6 +258,48 @@ impl NetworkSettings {
     }
 }
 
+/// `[webhooks]`: retry timing of webhook deliveries.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    pub initial_retry_secs: u64,
+    pub max_retry_secs: u64,
+    pub max_age_secs: u64,
+    pub timeout_secs: u64,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            initial_retry_secs: 5,
+            max_retry_secs: 3600,
+            max_age_secs: 48 * 3600,
+            timeout_secs: 30,
+        }
+    }
+}
+
+impl WebhookSettings {
+    fn check(&self) -> Result<(), ConfigError> {
+        for (key, value) in [
+            ("webhooks.initial_retry_secs", self.initial_retry_secs),
+            ("webhooks.max_retry_secs", self.max_retry_secs),
+            ("webhooks.timeout_secs", self.timeout_secs),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(key, "must be at least 1"));
+            }
+        }
+        if self.max_retry_secs < self.initial_retry_secs {
+            return Err(ConfigError::invalid(
+                "webhooks.max_retry_secs",
+                "must be at least webhooks.initial_retry_secs",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// `[mcp]`: timeouts talking to MCP servers.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -399,6 +443,7 @@ impl Config {
         }
         self.network.to_policy()?;
         self.mcp.check()?;
+        self.webhooks.check()?;
         Ok(())
     }
 

@@ -80,7 +80,7 @@ pub fn progress_frame(seq: u64, at: &DateTime<Utc>, event: &RunEvent) -> Option<
             tool_call_id,
             server_name,
             tool_name,
-            ..
+            arguments,
         } => (
             "tool_call",
             json!({
@@ -88,6 +88,7 @@ pub fn progress_frame(seq: u64, at: &DateTime<Utc>, event: &RunEvent) -> Option<
                 "tool_call_id": tool_call_id,
                 "server_name": server_name,
                 "tool_name": tool_name,
+                "arguments": arguments,
             }),
         ),
         RunEvent::ToolCallFinished { call } => {
@@ -169,6 +170,7 @@ mod tests {
         assert_eq!(frame.kind, "task_run.progress_msg.tool_call");
         assert_eq!(frame.data["type"], frame.kind);
         assert_eq!(frame.data["message"], "Calling crm.lookup");
+        assert_eq!(frame.data["arguments"], "{\"q\":\"x\"}");
         assert_eq!(frame.id, Some(3));
         let finished = RunEvent::ToolCallFinished {
             call: McpToolCall {

@@ -2,12 +2,15 @@
 //! tasks with the engine, result long-poll, SSE run events, and graceful shutdown.
 
 pub mod auth;
+mod cancel;
 pub mod config;
 mod create;
 pub mod error;
 pub mod event_frames;
 pub mod event_stream;
 pub mod extract;
+pub mod groups;
+pub mod hub;
 pub mod llm_setup;
 mod lookup;
 pub mod outcome;
@@ -16,7 +19,9 @@ pub mod secret_key;
 pub mod server;
 pub mod sink;
 pub mod state;
+pub mod ui;
 pub mod wait;
+pub mod webhooks;
 pub mod worker;
 
 pub use config::Config;

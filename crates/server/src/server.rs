@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use forage_engine::{Engine, ProcessorTable, ToolEnv};
-use forage_store::{SqliteStore, Store, StoreError};
+use forage_store::{PostgresStore, SecretCipher, SqliteStore, Store, StoreError};
 use tokio::net::TcpListener;
 
 use crate::auth::Auth;
@@ -15,6 +16,7 @@ use crate::llm_setup::build_processors;
 use crate::routes::router;
 use crate::secret_key::load_cipher;
 use crate::state::AppState;
+use crate::webhooks::{Dispatcher, RetryPolicy, SigningKeys};
 use crate::worker::{WorkerPool, WorkerSettings};
 
 /// Time open HTTP connections get to end once runs are drained.
@@ -43,28 +45,20 @@ pub struct Server {
     engine: Arc<Engine>,
     workers: WorkerSettings,
     grace: Duration,
+    dispatcher: Dispatcher,
 }
 
 impl Server {
-    /// Opens the SQLite store under `config.data`, builds the engine from the LLM settings,
-    /// binds the listener.
+    /// Opens the store (PostgreSQL when `database_url` is set, else SQLite under `config.data`),
+    /// builds the engine from the LLM settings, binds the listener.
     pub async fn start(config: &Config) -> Result<Server, ServerError> {
         check_listen(config)?;
-        if config.database_url.is_some() {
-            return Err(ConfigError::invalid(
-                "database_url",
-                "PostgreSQL is not available in this version of forage; unset it to use SQLite under the data directory",
-            )
-            .into());
-        }
         let processors = build_processors(config)?;
-        std::fs::create_dir_all(&config.data).map_err(|source| ServerError::Io {
-            context: format!("cannot create the data directory {}", config.data.display()),
-            source,
-        })?;
-        let cipher = load_cipher(config)?;
-        let store = SqliteStore::open(&config.database_path(), cipher)?;
-        Self::with_parts(config, Arc::new(store), processors).await
+        let (store, cipher) = open_store(config).await?;
+        let signing = Arc::new(SigningKeys::new(cipher));
+        let mut server = Self::with_parts(config, store, processors).await?;
+        server.set_signing_keys(signing, config)?;
+        Ok(server)
     }
 
     /// A server over a given store and processor table (tests, embedding).
@@ -107,9 +101,12 @@ impl Server {
             std::process::id(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
+        let state = AppState::new(store, auth, config.request_limits());
+        let dispatcher = dispatcher(config, &state)?;
         Ok(Server {
+            dispatcher,
             listener,
-            state: AppState::new(store, auth, config.request_limits()),
+            state,
             engine: Arc::new(engine),
             workers: WorkerSettings {
                 workers: config.workers,
@@ -118,6 +115,17 @@ impl Server {
             },
             grace: config.shutdown_grace(),
         })
+    }
+
+    /// Signs webhooks (and answers `GET /v1/forage/webhook-secret`) with `keys`.
+    pub fn set_signing_keys(
+        &mut self,
+        keys: Arc<SigningKeys>,
+        config: &Config,
+    ) -> Result<(), ServerError> {
+        self.state.signing = keys;
+        self.dispatcher = dispatcher(config, &self.state)?;
+        Ok(())
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -142,13 +150,20 @@ impl Server {
             engine,
             workers,
             grace,
+            dispatcher,
         } = self;
         let pool = WorkerPool::start(state.store.clone(), engine, &workers);
+        let stop_dispatch = tokio_util::sync::CancellationToken::new();
+        let dispatch = dispatcher.spawn(stop_dispatch.clone());
         let closing = state.closing.clone();
         let stop_accepting = tokio_util::sync::CancellationToken::new();
         let app = router(state);
         let stop = stop_accepting.clone();
         let mut http = tokio::spawn(async move {
+            // TCP_NODELAY: small writes (SSE frames, short JSON) leave at once, not after a delayed ACK.
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move { stop.cancelled().await })
                 .await
@@ -157,6 +172,7 @@ impl Server {
             () = shutdown => {}
             finished = &mut http => {
                 // The listener failed on its own: stop the workers too.
+                stop_dispatch.cancel();
                 pool.shutdown(grace).await;
                 return match finished {
                     Ok(Ok(())) => Ok(()),
@@ -171,6 +187,8 @@ impl Server {
         );
         stop_accepting.cancel();
         pool.shutdown(grace).await;
+        stop_dispatch.cancel();
+        let _ = dispatch.await;
         closing.cancel();
         if tokio::time::timeout(HTTP_DRAIN, &mut http).await.is_err() {
             tracing::warn!("HTTP connections still open after shutdown; closing them");
@@ -179,6 +197,62 @@ impl Server {
         tracing::info!("shutdown complete");
         Ok(())
     }
+}
+
+/// The webhook dispatcher over the state's store and signing keys.
+fn dispatcher(config: &Config, state: &AppState) -> Result<Dispatcher, ServerError> {
+    let w = &config.webhooks;
+    Dispatcher::new(
+        state.store.clone(),
+        state.signing.clone(),
+        config.network.to_policy()?,
+        RetryPolicy {
+            initial: Duration::from_secs(w.initial_retry_secs),
+            max: Duration::from_secs(w.max_retry_secs),
+            max_age: Duration::from_secs(w.max_age_secs),
+        },
+        Duration::from_secs(w.timeout_secs),
+    )
+    .map_err(|e| ServerError::Http(e.to_string()))
+}
+
+/// Opens the configured store, bringing its schema up to date, and returns it with the secret
+/// key: PostgreSQL when `database_url` is set (every node on it must share the key), else
+/// SQLite under `data`.
+pub async fn open_store(config: &Config) -> Result<(Arc<dyn Store>, SecretCipher), ServerError> {
+    if let Some(url) = &config.database_url {
+        let cipher = shared_cipher(config)?;
+        let store = PostgresStore::connect(url.expose(), cipher.clone()).await?;
+        return Ok((Arc::new(store), cipher));
+    }
+    std::fs::create_dir_all(&config.data).map_err(|source| ServerError::Io {
+        context: format!("cannot create the data directory {}", config.data.display()),
+        source,
+    })?;
+    let cipher = load_cipher(config)?;
+    let (path, key) = (config.database_path(), cipher.clone());
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path, key))
+        .await
+        .map_err(|e| ServerError::Io {
+            context: "cannot open the SQLite store".into(),
+            source: std::io::Error::other(e.to_string()),
+        })??;
+    Ok((Arc::new(store), cipher))
+}
+
+/// The secret key of a node on a shared database: it must be given (not generated per node),
+/// because a run created on one node is executed by another, which must open its secrets.
+pub fn shared_cipher(config: &Config) -> Result<SecretCipher, ConfigError> {
+    if config.secret_key.is_none() && config.secret_key_file.is_none() {
+        return Err(ConfigError::invalid(
+            "secret_key",
+            "with database_url (FORAGE_DATABASE_URL) set, every forage node on that database must \
+             use the same secret key: set FORAGE_SECRET_KEY to the same base64 key on each node \
+             (generate one with `head -c 32 /dev/urandom | base64`), or point secret_key_file at \
+             a key file every node shares",
+        ));
+    }
+    load_cipher(config)
 }
 
 /// Without API keys the server only listens on loopback.

@@ -7,6 +7,8 @@ use forage_store::Store;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Auth;
+use crate::hub::Hub;
+use crate::webhooks::SigningKeys;
 
 /// Shared by all handlers; cheap to clone.
 #[derive(Clone)]
@@ -17,6 +19,10 @@ pub struct AppState {
     pub unsupported: Arc<Unsupported>,
     /// Cancelled when the server stops: long-polls and event streams end.
     pub closing: CancellationToken,
+    /// Webhook signing secrets per owner.
+    pub signing: Arc<SigningKeys>,
+    /// One producer per watched run, shared by all its event-stream watchers.
+    pub hub: Arc<Hub>,
 }
 
 impl AppState {
@@ -27,6 +33,8 @@ impl AppState {
             limits: Arc::new(limits),
             unsupported: Arc::new(unsupported_fields()),
             closing: CancellationToken::new(),
+            signing: Arc::new(SigningKeys::ephemeral()),
+            hub: Arc::new(Hub::default()),
         }
     }
 }
@@ -35,10 +43,6 @@ impl AppState {
 pub fn unsupported_fields() -> Unsupported {
     Unsupported {
         fields: vec![
-            (
-                "webhook",
-                "webhooks are not available in this version of forage",
-            ),
             (
                 "source_policy",
                 "source policies apply to web search, which is not available yet in this version of forage",

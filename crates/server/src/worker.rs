@@ -166,6 +166,14 @@ impl Worker {
         });
         let cancel = self.abort.child_token();
         let lost = Arc::new(AtomicBool::new(false));
+        let cancel_requested = Arc::new(AtomicBool::new(false));
+        let watch = tokio::spawn(watch_for_cancel(
+            self.store.clone(),
+            self.store.notices(),
+            run_id.clone(),
+            cancel.clone(),
+            cancel_requested.clone(),
+        ));
         let heartbeat = tokio::spawn(heartbeat(
             self.store.clone(),
             lease.clone(),
@@ -178,11 +186,24 @@ impl Worker {
             .catch_unwind()
             .await;
         heartbeat.abort();
+        watch.abort();
         if lost.load(Ordering::SeqCst) {
             tracing::warn!(%run_id, "lease lost while running; another worker owns the run now, dropping this result");
             return;
         }
         let outcome = match result {
+            Ok(outcome) if cancel_requested.load(Ordering::SeqCst) => {
+                tracing::info!(%run_id, "run cancelled on request");
+                match outcome {
+                    forage_engine::EngineOutcome::Cancelled { warnings, usage }
+                    | forage_engine::EngineOutcome::Failed {
+                        warnings, usage, ..
+                    }
+                    | forage_engine::EngineOutcome::Completed {
+                        warnings, usage, ..
+                    } => forage_store::RunOutcome::Cancelled { warnings, usage },
+                }
+            }
             Ok(outcome) => {
                 if self.abort.is_cancelled()
                     && matches!(outcome, forage_engine::EngineOutcome::Cancelled { .. })
@@ -243,6 +264,39 @@ async fn heartbeat(
             }
         }
     }
+}
+
+/// Cancels the run's token once its owner asked to cancel it (`Notice::RunChanged` to
+/// `cancelling`; also checked at start and after missed notices).
+async fn watch_for_cancel(
+    store: Arc<dyn Store>,
+    mut notices: Receiver<Notice>,
+    run_id: forage_api::RunId,
+    cancel: CancellationToken,
+    requested: Arc<AtomicBool>,
+) {
+    let mut check_store = true;
+    loop {
+        if check_store {
+            if let Ok(Some(run)) = store.get_run(&run_id).await
+                && run.status == forage_api::RunStatus::Cancelling
+            {
+                break;
+            }
+            check_store = false;
+        }
+        match notices.recv().await {
+            Ok(Notice::RunChanged {
+                run_id: changed,
+                status: forage_api::RunStatus::Cancelling,
+            }) if changed == run_id => break,
+            Ok(_) => {}
+            Err(RecvError::Lagged(_)) => check_store = true,
+            Err(RecvError::Closed) => return,
+        }
+    }
+    requested.store(true, Ordering::SeqCst);
+    cancel.cancel();
 }
 
 /// Returns when a run may have been queued.

@@ -89,7 +89,7 @@ async fn rejections_are_json_with_the_right_status() {
             Method::POST,
             "/v1/tasks/runs",
             json,
-            r#"{"input": "q", "processor": "lite", "webhook": {"url": "https://example.com/h"}}"#
+            r#"{"input": "q", "processor": "lite", "webhook": {"url": "ftp://example.com/h"}}"#
                 .into(),
             422,
         ),

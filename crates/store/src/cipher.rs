@@ -11,6 +11,8 @@ use crate::StoreError;
 #[derive(Clone)]
 pub struct SecretCipher {
     cipher: Aes256Gcm,
+    /// HMAC key for `derive`, itself derived from the key (never the key).
+    derive: [u8; 32],
 }
 
 impl std::fmt::Debug for SecretCipher {
@@ -23,6 +25,7 @@ impl SecretCipher {
     pub fn from_key(key: &[u8; 32]) -> Self {
         SecretCipher {
             cipher: Aes256Gcm::new(key.into()),
+            derive: hmac_sha256(key, b"forage derive v1"),
         }
     }
 
@@ -35,6 +38,12 @@ impl SecretCipher {
             StoreError::Secrets("the secret key must be 32 bytes (44 base64 characters)".into())
         })?;
         Ok(Self::from_key(&key))
+    }
+
+    /// A 32-byte value derived from the key for `context` (HMAC-SHA256): stable while the key
+    /// is, different per context, revealing nothing of the key or of other contexts.
+    pub fn derive(&self, context: &[u8]) -> [u8; 32] {
+        hmac_sha256(&self.derive, context)
     }
 
     /// A fresh random key, base64-encoded, for a new key file.
@@ -72,6 +81,13 @@ impl SecretCipher {
                 )
             })
     }
+}
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use hmac::{KeyInit as _, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 #[cfg(test)]

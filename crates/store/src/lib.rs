@@ -3,11 +3,13 @@
 
 pub mod cipher;
 pub mod error;
+pub mod postgres;
 pub mod sqlite;
 pub mod types;
 
 pub use cipher::SecretCipher;
 pub use error::StoreError;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::*;
 
@@ -84,4 +86,100 @@ pub trait Store: Send + Sync + 'static {
 
     /// Counts of runs by status, for health and progress displays.
     async fn queue_depth(&self) -> Result<QueueDepth, StoreError>;
+
+    // ---- Task groups -------------------------------------------------------------------------
+    //
+    // Every status change of a member run (its creation as `queued`, lease to `running`, release
+    // to `queued`, `cancelling`, and its end) happens in one transaction with: the group's count
+    // for the old status decremented and for the new one incremented, `modified_at` set, and one
+    // `GroupEventRecord` appended to the group's log (seq = previous + 1), after which
+    // `Notice::GroupChanged` is sent. A re-lease of an expired running run changes no status and
+    // appends no group event. After the commit, `Notice::GroupChanged` carries the group's
+    // new `last_event_seq` (one notice per group per command is enough: `add_group_runs` may send
+    // only the last).
+    //
+    // The group and delivery methods have default bodies that fail with
+    // `StoreError::Database("… not supported by this store")` only so that a store under
+    // construction compiles; every real store overrides all of them (the suite checks).
+
+    /// Creates an empty group. `Err(Duplicate)` when the id exists.
+    async fn create_group(&self, _new: NewGroup) -> Result<GroupRecord, StoreError> {
+        Err(unsupported("create_group"))
+    }
+
+    /// A group with its counts (no scan of its runs).
+    async fn get_group(&self, _id: &str) -> Result<Option<GroupRecord>, StoreError> {
+        Err(unsupported("get_group"))
+    }
+
+    /// Queues `runs` (each as `create_run` would, with `taskgroup_id = id`, in the given order)
+    /// in one transaction: all or none. `num_runs` and the `queued` count grow by `runs.len()`
+    /// and one `queued` group event per run is appended. Returns the group afterwards.
+    /// `Err(NotFound)` when the group does not exist; `Err(Duplicate)` when a run id exists.
+    /// The caller gives each run the group's owner.
+    async fn add_group_runs(
+        &self,
+        _id: &str,
+        _runs: Vec<NewRun>,
+    ) -> Result<GroupRecord, StoreError> {
+        Err(unsupported("add_group_runs"))
+    }
+
+    /// The group's events with seq greater than `after`, oldest first, at most `limit`.
+    async fn group_events_after(
+        &self,
+        _id: &str,
+        _after: u64,
+        _limit: usize,
+    ) -> Result<Vec<GroupEventRecord>, StoreError> {
+        Err(unsupported("group_events_after"))
+    }
+
+    /// Members of the group in the order they were added, with cursor greater than
+    /// `query.after`, optionally of one status, at most `query.limit`.
+    async fn group_runs(
+        &self,
+        _id: &str,
+        _query: &GroupRunsQuery,
+    ) -> Result<Vec<GroupRun>, StoreError> {
+        Err(unsupported("group_runs"))
+    }
+
+    // ---- Webhook deliveries ------------------------------------------------------------------
+    //
+    // A run created with `request.webhook` whose `event_types` is absent, empty, or contains
+    // `"task_run.status"` gets one delivery enqueued in the same transaction as its end (any
+    // change to completed, failed or cancelled: `finish`, `cancel_run`, the abandoned-cancellation
+    // sweep): state `Pending`, `attempts` 0, id `whevent_` + 32 hex chars, `url` the webhook's,
+    // `created_at` = `next_attempt_at` = the end time; after the commit
+    // `Notice::DeliveryQueued` is sent (dispatchers also poll).
+
+    /// Leases up to `limit` pending deliveries due now (`next_attempt_at <= now`), earliest due
+    /// first: each gets `attempts + 1` and `next_attempt_at = now + lease_for`, so it is not
+    /// handed out again until then unless `record_delivery` says otherwise (a dispatcher that
+    /// dies mid-attempt means the delivery is retried: at-least-once).
+    async fn lease_deliveries(
+        &self,
+        _lease_for: Duration,
+        _limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        Err(unsupported("lease_deliveries"))
+    }
+
+    /// Records an attempt: `Delivered` → state delivered, no next attempt; `RetryAt` → pending,
+    /// due at `at`, `last_error` set; `GaveUp` → failed, no next attempt, `last_error` set.
+    /// `Err(NotFound)` for an unknown id.
+    async fn record_delivery(&self, _id: &str, _result: DeliveryResult) -> Result<(), StoreError> {
+        Err(unsupported("record_delivery"))
+    }
+
+    /// A run's deliveries, oldest first.
+    async fn run_deliveries(&self, _run: &RunId) -> Result<Vec<DeliveryRecord>, StoreError> {
+        Err(unsupported("run_deliveries"))
+    }
+}
+
+/// The error of a trait method a store does not implement yet.
+fn unsupported(method: &str) -> StoreError {
+    StoreError::Database(format!("{method} is not supported by this store"))
 }

@@ -3,7 +3,9 @@
 
 mod codec;
 mod connection;
+mod deliveries;
 mod errors;
+mod groups;
 mod pool;
 mod reads;
 mod schema;
@@ -31,8 +33,9 @@ use writer::Writer;
 use writes::{PreparedOutcome, PreparedRun};
 
 use crate::{
-    EventRecord, Lease, LeasedRun, ListQuery, NewRun, Notice, QueueDepth, RunOutcome, RunRecord,
-    SecretCipher, Store, StoreError,
+    Delivery, DeliveryRecord, DeliveryResult, EventRecord, GroupEventRecord, GroupRecord, GroupRun,
+    GroupRunsQuery, Lease, LeasedRun, ListQuery, NewGroup, NewRun, Notice, QueueDepth, RunOutcome,
+    RunRecord, SecretCipher, Store, StoreError,
 };
 
 /// Read-only connections per database file.
@@ -115,6 +118,51 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Encodes a new run for the writer (secrets sealed, JSON columns, webhook URL).
+    fn prepare_run(&self, new: NewRun) -> Result<PreparedRun, StoreError> {
+        let (request, secrets_sealed) = secrets::seal_request(&self.cipher, &new.request)?;
+        let created_at = truncate(new.created_at);
+        let webhook_url = new
+            .request
+            .webhook
+            .as_ref()
+            .filter(|w| {
+                w.event_types
+                    .as_ref()
+                    .is_none_or(|t| t.is_empty() || t.iter().any(|t| t == "task_run.status"))
+            })
+            .map(|w| w.url.clone());
+        Ok(PreparedRun {
+            webhook_url,
+            metadata: new
+                .request
+                .metadata
+                .as_ref()
+                .map(|m| to_json("metadata", m))
+                .transpose()?,
+            warnings: to_json("warnings", &new.warnings)?,
+            request,
+            secrets_sealed,
+            record: RunRecord {
+                id: new.id,
+                interaction_id: new.interaction_id,
+                owner: new.owner,
+                processor: new.processor.to_string(),
+                status: RunStatus::Queued,
+                created_at,
+                modified_at: created_at,
+                metadata: new.request.metadata,
+                error: None,
+                warnings: new.warnings,
+                taskgroup_id: None,
+                usage: TokenUsage::default(),
+                attempts: 0,
+            },
+        })
+    }
+}
+
 fn micros_of(duration: Duration) -> i64 {
     i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
 }
@@ -155,34 +203,7 @@ fn prepare_outcome(outcome: RunOutcome) -> Result<PreparedOutcome, StoreError> {
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_run(&self, new: NewRun) -> Result<RunRecord, StoreError> {
-        let (request, secrets_sealed) = secrets::seal_request(&self.cipher, &new.request)?;
-        let created_at = truncate(new.created_at);
-        let prepared = PreparedRun {
-            metadata: new
-                .request
-                .metadata
-                .as_ref()
-                .map(|m| to_json("metadata", m))
-                .transpose()?,
-            warnings: to_json("warnings", &new.warnings)?,
-            request,
-            secrets_sealed,
-            record: RunRecord {
-                id: new.id,
-                interaction_id: new.interaction_id,
-                owner: new.owner,
-                processor: new.processor.to_string(),
-                status: RunStatus::Queued,
-                created_at,
-                modified_at: created_at,
-                metadata: new.request.metadata,
-                error: None,
-                warnings: new.warnings,
-                taskgroup_id: None,
-                usage: TokenUsage::default(),
-                attempts: 0,
-            },
-        };
+        let prepared = self.prepare_run(new)?;
         self.writer
             .write(move |conn| writes::create_run(conn, prepared))
             .await
@@ -320,5 +341,79 @@ impl Store for SqliteStore {
 
     async fn queue_depth(&self) -> Result<QueueDepth, StoreError> {
         self.read(reads::queue_depth).await
+    }
+
+    async fn create_group(&self, new: NewGroup) -> Result<GroupRecord, StoreError> {
+        let metadata = new
+            .metadata
+            .as_ref()
+            .map(|m| to_json("metadata", m))
+            .transpose()?;
+        let at = truncate(new.created_at).timestamp_micros();
+        self.writer
+            .write(move |conn| groups::create_group(conn, &new.id, &new.owner, metadata, at))
+            .await
+    }
+
+    async fn get_group(&self, id: &str) -> Result<Option<GroupRecord>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |conn| groups::get_group(conn, &id)).await
+    }
+
+    async fn add_group_runs(&self, id: &str, runs: Vec<NewRun>) -> Result<GroupRecord, StoreError> {
+        let prepared = runs
+            .into_iter()
+            .map(|r| self.prepare_run(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let id = id.to_owned();
+        self.writer
+            .write(move |conn| groups::add_runs(conn, &id, prepared))
+            .await
+    }
+
+    async fn group_events_after(
+        &self,
+        id: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<GroupEventRecord>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |conn| groups::events_after(conn, &id, after, limit))
+            .await
+    }
+
+    async fn group_runs(
+        &self,
+        id: &str,
+        query: &GroupRunsQuery,
+    ) -> Result<Vec<GroupRun>, StoreError> {
+        let (id, query) = (id.to_owned(), query.clone());
+        self.read(move |conn| groups::group_runs(conn, &id, &query))
+            .await
+    }
+
+    async fn lease_deliveries(
+        &self,
+        lease_for: Duration,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let lease_for = micros_of(lease_for);
+        self.writer
+            .write(move |conn| {
+                deliveries::lease(conn, codec::now().timestamp_micros(), lease_for, limit)
+            })
+            .await
+    }
+
+    async fn record_delivery(&self, id: &str, result: DeliveryResult) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.writer
+            .write(move |conn| deliveries::record(conn, &id, result))
+            .await
+    }
+
+    async fn run_deliveries(&self, run: &RunId) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let run = run.clone();
+        self.read(move |conn| deliveries::for_run(conn, &run)).await
     }
 }

@@ -143,6 +143,10 @@ pub enum Notice {
     RunChanged { run_id: RunId, status: RunStatus },
     /// A run's event log grew up to `seq`.
     EventsAppended { run_id: RunId, seq: u64 },
+    /// A task group's event log grew up to `seq` (a member was added or changed status).
+    GroupChanged { group_id: String, seq: u64 },
+    /// A webhook delivery was enqueued (a run with a webhook ended).
+    DeliveryQueued,
 }
 
 /// Runs by state.
@@ -150,4 +154,140 @@ pub enum Notice {
 pub struct QueueDepth {
     pub queued: u64,
     pub running: u64,
+}
+
+/// A task group about to be created.
+#[derive(Clone, Debug)]
+pub struct NewGroup {
+    /// `tgrp_…`, chosen by the caller.
+    pub id: String,
+    /// Fingerprint of the API key that created it; its runs have the same owner.
+    pub owner: String,
+    pub metadata: Option<Metadata>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A task group as stored, with counts the store maintains on every member's status change
+/// (reading them never scans the group's runs).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupRecord {
+    pub id: String,
+    pub owner: String,
+    pub metadata: Option<Metadata>,
+    pub created_at: DateTime<Utc>,
+    /// The last time a run was added or a member changed status (`created_at` at first).
+    pub modified_at: DateTime<Utc>,
+    /// Runs in the group.
+    pub num_runs: u64,
+    /// Members by status (`RunStatus::as_str`), zero counts left out.
+    pub status_counts: std::collections::BTreeMap<String, u64>,
+    /// Sequence number of the group's latest event (0: none yet).
+    pub last_event_seq: u64,
+}
+
+impl GroupRecord {
+    /// Some member is queued, running or cancelling.
+    pub fn is_active(&self) -> bool {
+        RunStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_active())
+            .any(|s| self.status_counts.get(s.as_str()).copied().unwrap_or(0) > 0)
+    }
+}
+
+/// One entry of a group's event log: a member run reached `status`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupEventRecord {
+    pub group_id: String,
+    /// 1, 2, 3 … within the group.
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub run_id: RunId,
+    pub status: RunStatus,
+}
+
+/// Filters and paging for `group_runs`.
+#[derive(Clone, Debug)]
+pub struct GroupRunsQuery {
+    /// Only members whose cursor is greater than this (0: from the first).
+    pub after: u64,
+    pub status: Option<RunStatus>,
+    pub limit: usize,
+}
+
+/// A member of a group with its cursor (increasing in the order runs were added).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupRun {
+    pub cursor: u64,
+    pub record: RunRecord,
+}
+
+/// A webhook delivery handed to a dispatcher.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Delivery {
+    /// `whevent_…`: the `webhook-id`, the same on every attempt.
+    pub id: String,
+    pub run_id: RunId,
+    pub owner: String,
+    pub url: String,
+    /// Attempts so far, counting this one (1 on the first).
+    pub attempts: u32,
+    /// When it was enqueued (the run's end); the payload's `timestamp`.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Where a delivery stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryState {
+    /// Due at `next_attempt_at` (or leased to a dispatcher until then).
+    Pending,
+    Delivered,
+    /// Given up on; `last_error` says why.
+    Failed,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DeliveryState> {
+        [
+            DeliveryState::Pending,
+            DeliveryState::Delivered,
+            DeliveryState::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// A delivery as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeliveryRecord {
+    pub id: String,
+    pub run_id: RunId,
+    pub url: String,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    pub created_at: DateTime<Utc>,
+    /// When it is next due (or its lease ends); `None` once delivered or failed.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Why the latest attempt failed, if it did.
+    pub last_error: Option<String>,
+}
+
+/// What an attempt came to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DeliveryResult {
+    /// The receiver answered 2xx: done.
+    Delivered,
+    /// Failed; try again at `at`.
+    RetryAt { at: DateTime<Utc>, error: String },
+    /// Failed for good.
+    GaveUp { error: String },
 }

@@ -68,6 +68,10 @@ suite_cases!(
     cancelling_a_queued_run_is_immediate,
     cancelling_a_running_run_goes_through_its_worker,
     abandoned_cancellation_ends_cancelled,
+    groups_count_members_and_log_changes,
+    adding_group_runs_is_atomic,
+    webhook_delivery_is_enqueued_leased_and_recorded,
+    webhook_delivery_for_every_end_and_give_up,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -20,9 +20,9 @@ e = expect_error(lambda: c.task_run.create(input="x", processor="warp-drive"), p
 check("processor" in str(e).lower(), f"message names the processor: {e}")
 
 e = expect_error(
-    lambda: c.task_run.create(input="x", processor="lite", webhook={"url": "https://example.com/hook"}),
+    lambda: c.task_run.create(input="x", processor="lite", webhook={"url": "ftp://example.com/hook"}),
     parallel.UnprocessableEntityError,
-    "webhook refused",
+    "webhook with a non-http URL",
 )
-check("webhook" in str(e).lower(), f"message names webhook: {e}")
+check("webhook.url" in str(e).lower(), f"message names webhook.url: {e}")
 print("PASS errors")

@@ -70,7 +70,7 @@ pub const SETTINGS: &[Setting] = &[
         "FORAGE_DATABASE_URL",
         Text,
         "(none: SQLite under `data`)",
-        "PostgreSQL URL (not available in this build).",
+        "PostgreSQL URL (`postgres://user:pass@host:5432/db`): several nodes share one database; they must share `secret_key` too.",
     ),
     s(
         "secret_key",
@@ -260,6 +260,34 @@ pub const SETTINGS: &[Setting] = &[
         Table,
         "(none)",
         "Timeouts for one MCP server, by `host` or `host:port` of its URL: `[mcp.servers.\"crm.internal:8443\"] call_timeout_secs = 300` (also `connect_timeout_secs`, `list_timeout_secs`).",
+    ),
+    s(
+        "webhooks.initial_retry_secs",
+        "FORAGE_WEBHOOKS_INITIAL_RETRY_SECS",
+        Integer,
+        "5",
+        "Wait before the first retry of a failed webhook delivery; each later wait doubles.",
+    ),
+    s(
+        "webhooks.max_retry_secs",
+        "FORAGE_WEBHOOKS_MAX_RETRY_SECS",
+        Integer,
+        "3600",
+        "Longest wait between two attempts of a webhook delivery.",
+    ),
+    s(
+        "webhooks.max_age_secs",
+        "FORAGE_WEBHOOKS_MAX_AGE_SECS",
+        Integer,
+        "172800",
+        "A webhook delivery still failing this long after the run ended is given up.",
+    ),
+    s(
+        "webhooks.timeout_secs",
+        "FORAGE_WEBHOOKS_TIMEOUT_SECS",
+        Integer,
+        "30",
+        "One webhook POST, connection included.",
     ),
     s(
         "processors",

@@ -32,7 +32,13 @@ pub async fn events(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .unwrap_or(0);
-    let frames = event_stream::spawn(state.store.clone(), record, after, state.closing.clone());
+    let frames = event_stream::spawn(
+        state.hub.clone(),
+        state.store.clone(),
+        record,
+        after,
+        state.closing.clone(),
+    );
     let stream = ReceiverStream::new(frames).map(|frame| Ok(to_event(frame)));
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")))
 }

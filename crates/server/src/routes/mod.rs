@@ -1,17 +1,20 @@
 //! The HTTP surface: Parallel's task-run routes (under `/v1` and `/v1beta`), forage's run list,
 //! health, and JSON answers for unknown paths, wrong methods and panics.
 
+mod cancel;
 mod events;
 mod fallback;
+mod groups;
 mod health;
 mod result;
 mod runs;
+mod webhook_secret;
 
 use std::any::Any;
 
 use axum::Router;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use forage_api::ApiError;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
@@ -27,11 +30,18 @@ pub fn router(state: AppState) -> Router {
         .route("/tasks/runs/{run_id}/result", get(result::result))
         .route("/tasks/runs/{run_id}/input", get(runs::input))
         .route("/tasks/runs/{run_id}/events", get(events::events))
+        .route("/tasks/runs/{run_id}/cancel", post(cancel::cancel))
+        .merge(groups::routes())
+        .route(
+            "/forage/webhook-secret",
+            get(webhook_secret::webhook_secret),
+        )
         .method_not_allowed_fallback(fallback::method_not_allowed);
     let app = Router::new()
         .route("/healthz", get(health::healthz))
         .nest("/v1", runs.clone())
         .nest("/v1beta", runs)
+        .merge(crate::ui::router())
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .with_state(state);

@@ -62,7 +62,7 @@ pub async fn result(
                 .with_detail(detail)
                 .into())
         }
-        RunStatus::Cancelled => Err(ApiError::not_found("Run failed: the run was cancelled")
+        RunStatus::Cancelled => Err(ApiError::not_found("Run was cancelled: it has no result")
             .with_detail(detail)
             .into()),
         _ => Err(ApiError::still_active().with_detail(detail).into()),

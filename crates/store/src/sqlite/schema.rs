@@ -6,7 +6,10 @@ use super::errors::from_sqlite;
 use crate::StoreError;
 
 /// Migration `i` (0-based) brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_initial.sql"),
+    include_str!("../../migrations/0002_groups_webhooks.sql"),
+];
 
 /// The schema version this build of forage writes and understands.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

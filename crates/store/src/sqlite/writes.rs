@@ -16,6 +16,8 @@ pub(crate) struct PreparedRun {
     pub warnings: String,
     pub request: String,
     pub secrets_sealed: Option<String>,
+    /// Where to announce the run's end, if anywhere.
+    pub webhook_url: Option<String>,
 }
 
 /// A leased run as stored: the request still sealed.
@@ -37,12 +39,20 @@ pub(crate) struct PreparedOutcome {
 }
 
 pub(crate) fn create_run(conn: &Connection, run: PreparedRun) -> WriteResult<RunRecord> {
+    let (record, notices) = insert_run(conn, run)?;
+    Ok((record, notices))
+}
+
+/// Inserts a queued run (a group member when `record.taskgroup_id` is set), with its request
+/// and first event; the group's counts and log follow.
+pub(crate) fn insert_run(conn: &Connection, run: PreparedRun) -> WriteResult<RunRecord> {
     let record = run.record;
     let id = record.id.as_str();
     let at = micros(record.created_at);
     conn.prepare_cached(
         "INSERT INTO runs (id, interaction_id, owner, processor, status, created_at, modified_at, \
-         metadata, warnings, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, 0)",
+         metadata, warnings, attempts, taskgroup_id, webhook_url) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, 0, ?9, ?10)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -54,6 +64,8 @@ pub(crate) fn create_run(conn: &Connection, run: PreparedRun) -> WriteResult<Run
             at,
             run.metadata,
             run.warnings,
+            record.taskgroup_id,
+            run.webhook_url,
         ])
     })
     .map_err(|e| {
@@ -76,13 +88,20 @@ pub(crate) fn create_run(conn: &Connection, run: PreparedRun) -> WriteResult<Run
         }],
         at,
     )?;
-    let notices = vec![
+    let mut notices = vec![
         Notice::RunQueued,
         Notice::EventsAppended {
             run_id: record.id.clone(),
             seq,
         },
     ];
+    notices.extend(status_changed(
+        conn,
+        &record.id,
+        None,
+        RunStatus::Queued,
+        at,
+    )?);
     Ok((record, notices))
 }
 
@@ -170,6 +189,13 @@ pub(crate) fn lease_next(
             run_id: run_id.clone(),
             status: RunStatus::Running,
         });
+        notices.extend(status_changed(
+            conn,
+            &run_id,
+            Some(RunStatus::Queued),
+            RunStatus::Running,
+            now_us,
+        )?);
     }
     notices.push(Notice::EventsAppended {
         run_id: run_id.clone(),
@@ -247,7 +273,7 @@ pub(crate) fn release(conn: &Connection, lease: &Lease) -> WriteResult<()> {
         }],
         now_us,
     )?;
-    let notices = vec![
+    let mut notices = vec![
         Notice::RunQueued,
         Notice::RunChanged {
             run_id: lease.run_id.clone(),
@@ -258,6 +284,13 @@ pub(crate) fn release(conn: &Connection, lease: &Lease) -> WriteResult<()> {
             seq,
         },
     ];
+    notices.extend(status_changed(
+        conn,
+        &lease.run_id,
+        Some(RunStatus::Running),
+        RunStatus::Queued,
+        now_us,
+    )?);
     Ok(((), notices))
 }
 
@@ -267,14 +300,14 @@ pub(crate) fn finish(
     outcome: PreparedOutcome,
 ) -> WriteResult<RunRecord> {
     let id = lease.run_id.as_str();
-    let held: Option<(String, Option<String>)> = conn
-        .prepare_cached("SELECT warnings, lease_token FROM runs WHERE id = ?1")
+    let held: Option<(String, Option<String>, String)> = conn
+        .prepare_cached("SELECT warnings, lease_token, status FROM runs WHERE id = ?1")
         .and_then(|mut stmt| {
-            stmt.query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
+            stmt.query_row([id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
                 .optional()
         })
         .map_err(from_sqlite)?;
-    let Some((warnings, token)) = held else {
+    let Some((warnings, token, previous)) = held else {
         return Err(StoreError::NotFound(id.to_owned()));
     };
     // The token is cleared whenever the run stops running, so a match means the lease holds.
@@ -326,7 +359,7 @@ pub(crate) fn finish(
         .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))
         .and_then(|mut stmt| stmt.query_row([id], run_from_row))
         .map_err(from_sqlite)??;
-    let notices = vec![
+    let mut notices = vec![
         Notice::RunChanged {
             run_id: lease.run_id.clone(),
             status: outcome.status,
@@ -336,6 +369,13 @@ pub(crate) fn finish(
             seq,
         },
     ];
+    notices.extend(status_changed(
+        conn,
+        &lease.run_id,
+        RunStatus::parse(&previous),
+        outcome.status,
+        now_us,
+    )?);
     Ok((record, notices))
 }
 
@@ -421,7 +461,7 @@ pub(crate) fn cancel_run(conn: &Connection, id: &RunId) -> WriteResult<RunRecord
     };
     let mut notices = Vec::new();
     if let Some(next) = next {
-        notices = set_cancel_status(conn, id, next, now_us)?;
+        notices = set_cancel_status(conn, id, status, next, now_us)?;
     }
     let record = conn
         .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))
@@ -447,7 +487,13 @@ pub(crate) fn sweep_abandoned_cancellations(
     let mut notices = Vec::new();
     for id in ids {
         let id = RunId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("run id '{id}'")))?;
-        notices.extend(set_cancel_status(conn, &id, RunStatus::Cancelled, now_us)?);
+        notices.extend(set_cancel_status(
+            conn,
+            &id,
+            RunStatus::Cancelling,
+            RunStatus::Cancelled,
+            now_us,
+        )?);
     }
     Ok(notices)
 }
@@ -455,6 +501,7 @@ pub(crate) fn sweep_abandoned_cancellations(
 fn set_cancel_status(
     conn: &Connection,
     id: &RunId,
+    previous: RunStatus,
     next: RunStatus,
     now_us: i64,
 ) -> Result<Vec<Notice>, StoreError> {
@@ -468,7 +515,7 @@ fn set_cancel_status(
         .and_then(|mut stmt| stmt.execute(params![id.as_str(), next.as_str(), now_us]))
         .map_err(from_sqlite)?;
     let seq = append(conn, id, &[RunEvent::Status { status: next }], now_us)?;
-    Ok(vec![
+    let mut notices = vec![
         Notice::RunChanged {
             run_id: id.clone(),
             status: next,
@@ -477,5 +524,44 @@ fn set_cancel_status(
             run_id: id.clone(),
             seq,
         },
-    ])
+    ];
+    notices.extend(status_changed(conn, id, Some(previous), next, now_us)?);
+    Ok(notices)
+}
+
+/// What follows a run's status change in the same transaction: its group's counts and event
+/// log (for a member run), and its webhook delivery (for a run that ended and has a webhook).
+fn status_changed(
+    conn: &Connection,
+    run: &RunId,
+    previous: Option<RunStatus>,
+    next: RunStatus,
+    at_us: i64,
+) -> Result<Vec<Notice>, StoreError> {
+    if previous == Some(next) {
+        return Ok(Vec::new());
+    }
+    let (group, webhook_url, owner): (Option<String>, Option<String>, String) = conn
+        .prepare_cached("SELECT taskgroup_id, webhook_url, owner FROM runs WHERE id = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row([run.as_str()], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+        })
+        .map_err(from_sqlite)?;
+    let mut notices = Vec::new();
+    if let Some(group) = group {
+        let seq = super::groups::member_changed(conn, &group, run, previous, next, at_us)?;
+        notices.push(Notice::GroupChanged {
+            group_id: group,
+            seq,
+        });
+    }
+    if next.is_final()
+        && let Some(url) = webhook_url
+    {
+        super::deliveries::enqueue(conn, run, &owner, &url, at_us)?;
+        notices.push(Notice::DeliveryQueued);
+    }
+    Ok(notices)
 }

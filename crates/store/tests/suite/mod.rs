@@ -1068,3 +1068,395 @@ pub async fn abandoned_cancellation_ends_cancelled(store: Arc<dyn Store>) {
     let record = store.get_run(&run.id).await.expect("get").expect("run");
     assert_eq!(record.status, RunStatus::Cancelled);
 }
+
+// ---- Task groups ---------------------------------------------------------------------------
+
+fn new_group(owner: &str) -> forage_store::NewGroup {
+    forage_store::NewGroup {
+        id: format!("tgrp_{}", uuid::Uuid::new_v4().simple()),
+        owner: owner.to_owned(),
+        metadata: Some(
+            serde_json::from_value(json!({"batch": "north", "n": 3})).expect("metadata"),
+        ),
+        created_at: Utc::now(),
+    }
+}
+
+fn counts(group: &forage_store::GroupRecord) -> Vec<(String, u64)> {
+    group
+        .status_counts
+        .iter()
+        .map(|(k, v)| (k.clone(), *v))
+        .collect()
+}
+
+fn pairs(list: &[(&str, u64)]) -> Vec<(String, u64)> {
+    let mut v: Vec<_> = list.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect();
+    v.sort();
+    v
+}
+
+/// A group's counts follow its members' status changes, its log records each change in order,
+/// and its members page in the order they were added.
+pub async fn groups_count_members_and_log_changes(store: Arc<dyn Store>) {
+    let created = store
+        .create_group(new_group("owner-a"))
+        .await
+        .expect("create group");
+    assert_eq!(created.num_runs, 0);
+    assert!(created.status_counts.is_empty());
+    assert!(!created.is_active());
+    assert_eq!(created.last_event_seq, 0);
+    assert_eq!(
+        store.get_group(&created.id).await.expect("get"),
+        Some(created.clone())
+    );
+    let dup = forage_store::NewGroup {
+        id: created.id.clone(),
+        ..new_group("owner-a")
+    };
+    assert!(matches!(
+        store.create_group(dup).await,
+        Err(StoreError::Duplicate(_))
+    ));
+
+    let mut notices = store.notices();
+    let runs: Vec<NewRun> = (0..3).map(|_| new_run("owner-a")).collect();
+    let ids: Vec<RunId> = runs.iter().map(|r| r.id.clone()).collect();
+    let group = store
+        .add_group_runs(&created.id, runs)
+        .await
+        .expect("add runs");
+    assert_eq!(group.num_runs, 3);
+    assert_eq!(counts(&group), pairs(&[("queued", 3)]));
+    assert!(group.is_active());
+    assert_eq!(group.last_event_seq, 3);
+    expect_notice(&mut notices, |n| *n == Notice::RunQueued).await;
+    expect_notice(&mut notices, |n| {
+        *n == Notice::GroupChanged {
+            group_id: created.id.clone(),
+            seq: 3,
+        }
+    })
+    .await;
+    for id in &ids {
+        let run = store.get_run(id).await.expect("get").expect("run");
+        assert_eq!(run.taskgroup_id.as_deref(), Some(created.id.as_str()));
+        assert_eq!(
+            run.to_task_run().taskgroup_id.as_deref(),
+            Some(created.id.as_str())
+        );
+    }
+
+    let leased = lease(&store, "w1").await;
+    assert_eq!(leased.lease.run_id, ids[0]);
+    store
+        .finish(&leased.lease, completed("done"))
+        .await
+        .expect("finish");
+    let _running = lease(&store, "w1").await;
+    store.cancel_run(&ids[2]).await.expect("cancel");
+    let group = store
+        .get_group(&created.id)
+        .await
+        .expect("get")
+        .expect("group");
+    assert_eq!(
+        counts(&group),
+        pairs(&[("completed", 1), ("running", 1), ("cancelled", 1)])
+    );
+    assert_eq!(group.num_runs, 3);
+    assert!(group.is_active());
+    assert!(group.modified_at >= created.modified_at);
+
+    let log = store
+        .group_events_after(&created.id, 0, 100)
+        .await
+        .expect("group events");
+    let seen: Vec<(u64, RunId, RunStatus)> = log
+        .iter()
+        .map(|e| (e.seq, e.run_id.clone(), e.status))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (1, ids[0].clone(), RunStatus::Queued),
+            (2, ids[1].clone(), RunStatus::Queued),
+            (3, ids[2].clone(), RunStatus::Queued),
+            (4, ids[0].clone(), RunStatus::Running),
+            (5, ids[0].clone(), RunStatus::Completed),
+            (6, ids[1].clone(), RunStatus::Running),
+            (7, ids[2].clone(), RunStatus::Cancelled),
+        ]
+    );
+    assert_eq!(group.last_event_seq, 7);
+    let tail = store
+        .group_events_after(&created.id, 5, 1)
+        .await
+        .expect("page");
+    assert_eq!(tail.len(), 1);
+    assert_eq!(tail[0].seq, 6);
+
+    let all = store
+        .group_runs(
+            &created.id,
+            &forage_store::GroupRunsQuery {
+                after: 0,
+                status: None,
+                limit: 100,
+            },
+        )
+        .await
+        .expect("group runs");
+    let order: Vec<RunId> = all.iter().map(|m| m.record.id.clone()).collect();
+    assert_eq!(order, ids);
+    assert!(all.windows(2).all(|w| w[0].cursor < w[1].cursor));
+    let rest = store
+        .group_runs(
+            &created.id,
+            &forage_store::GroupRunsQuery {
+                after: all[0].cursor,
+                status: None,
+                limit: 1,
+            },
+        )
+        .await
+        .expect("page");
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].record.id, ids[1]);
+    let done = store
+        .group_runs(
+            &created.id,
+            &forage_store::GroupRunsQuery {
+                after: 0,
+                status: Some(RunStatus::Completed),
+                limit: 100,
+            },
+        )
+        .await
+        .expect("filtered");
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].record.id, ids[0]);
+}
+
+/// Adding runs is all or none; a missing group is NotFound.
+pub async fn adding_group_runs_is_atomic(store: Arc<dyn Store>) {
+    let missing = store
+        .add_group_runs("tgrp_missing", vec![new_run("owner-a")])
+        .await
+        .expect_err("no such group");
+    assert!(matches!(missing, StoreError::NotFound(_)), "{missing}");
+    assert!(
+        store
+            .get_group("tgrp_missing")
+            .await
+            .expect("get")
+            .is_none()
+    );
+
+    let group = store
+        .create_group(new_group("owner-a"))
+        .await
+        .expect("create");
+    let existing = store.create_run(new_run("owner-a")).await.expect("create");
+    let mut clash = new_run("owner-a");
+    clash.id = existing.id.clone();
+    let batch = vec![new_run("owner-a"), clash];
+    let first = batch[0].id.clone();
+    assert!(store.add_group_runs(&group.id, batch).await.is_err());
+    assert!(store.get_run(&first).await.expect("get").is_none());
+    let after = store
+        .get_group(&group.id)
+        .await
+        .expect("get")
+        .expect("group");
+    assert_eq!(after.num_runs, 0);
+    assert!(after.status_counts.is_empty());
+    assert_eq!(after.last_event_seq, 0);
+
+    let many: Vec<NewRun> = (0..1000).map(|_| new_run("owner-a")).collect();
+    let big = store.add_group_runs(&group.id, many).await.expect("1000");
+    assert_eq!(big.num_runs, 1000);
+    assert_eq!(counts(&big), pairs(&[("queued", 1000)]));
+}
+
+// ---- Webhook deliveries --------------------------------------------------------------------
+
+fn with_webhook(owner: &str, event_types: Option<Vec<&str>>) -> NewRun {
+    let mut new = new_run(owner);
+    new.request.webhook = Some(forage_api::Webhook {
+        url: "https://hooks.example.com/forage".into(),
+        event_types: event_types.map(|t| t.into_iter().map(str::to_owned).collect()),
+        secret: None,
+    });
+    new
+}
+
+/// A run with a webhook gets one pending delivery at its end, leased when due, not handed out
+/// again while leased, retried when told, and done when delivered.
+pub async fn webhook_delivery_is_enqueued_leased_and_recorded(store: Arc<dyn Store>) {
+    let plain = store.create_run(new_run("owner-a")).await.expect("create");
+    let hooked = store
+        .create_run(with_webhook("owner-a", None))
+        .await
+        .expect("create");
+    assert!(
+        store
+            .lease_deliveries(LONG, 10)
+            .await
+            .expect("lease")
+            .is_empty()
+    );
+    let mut notices = store.notices();
+    let first = lease(&store, "w1").await;
+    store
+        .finish(&first.lease, completed("a"))
+        .await
+        .expect("finish");
+    let second = lease(&store, "w1").await;
+    let end = store
+        .finish(&second.lease, completed("b"))
+        .await
+        .expect("finish");
+    assert_eq!(first.lease.run_id, plain.id);
+    assert!(
+        store
+            .run_deliveries(&plain.id)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    expect_notice(&mut notices, |n| *n == Notice::DeliveryQueued).await;
+
+    let listed = store.run_deliveries(&hooked.id).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    let pending = &listed[0];
+    assert!(pending.id.starts_with("whevent_"), "{}", pending.id);
+    assert_eq!(pending.state, forage_store::DeliveryState::Pending);
+    assert_eq!(pending.attempts, 0);
+    assert_eq!(pending.url, "https://hooks.example.com/forage");
+    assert_eq!(pending.created_at, end.modified_at);
+
+    let leased = store
+        .lease_deliveries(Duration::from_millis(200), 10)
+        .await
+        .expect("lease");
+    assert_eq!(leased.len(), 1);
+    assert_eq!(leased[0].id, pending.id);
+    assert_eq!(leased[0].run_id, hooked.id);
+    assert_eq!(leased[0].owner, "owner-a");
+    assert_eq!(leased[0].attempts, 1);
+    assert_eq!(leased[0].created_at, pending.created_at);
+    // Leased: not handed out again until the lease ends.
+    assert!(
+        store
+            .lease_deliveries(LONG, 10)
+            .await
+            .expect("lease")
+            .is_empty()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let again = store.lease_deliveries(LONG, 10).await.expect("lease");
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 2);
+
+    store
+        .record_delivery(
+            &pending.id,
+            forage_store::DeliveryResult::RetryAt {
+                at: Utc::now() - chrono::Duration::seconds(1),
+                error: "receiver answered 500".into(),
+            },
+        )
+        .await
+        .expect("record retry");
+    let record = &store.run_deliveries(&hooked.id).await.expect("list")[0];
+    assert_eq!(record.state, forage_store::DeliveryState::Pending);
+    assert_eq!(record.last_error.as_deref(), Some("receiver answered 500"));
+    let third = store.lease_deliveries(LONG, 10).await.expect("lease");
+    assert_eq!(third.len(), 1);
+    assert_eq!(third[0].attempts, 3);
+    store
+        .record_delivery(&pending.id, forage_store::DeliveryResult::Delivered)
+        .await
+        .expect("record delivered");
+    let record = &store.run_deliveries(&hooked.id).await.expect("list")[0];
+    assert_eq!(record.state, forage_store::DeliveryState::Delivered);
+    assert_eq!(record.next_attempt_at, None);
+    assert_eq!(record.attempts, 3);
+    assert!(
+        store
+            .lease_deliveries(Duration::ZERO, 10)
+            .await
+            .expect("lease")
+            .is_empty()
+    );
+    let unknown = store
+        .record_delivery("whevent_nope", forage_store::DeliveryResult::Delivered)
+        .await
+        .expect_err("unknown");
+    assert!(matches!(unknown, StoreError::NotFound(_)), "{unknown}");
+}
+
+/// Cancelled and failed runs announce their end too; a given-up delivery is failed with its
+/// reason; a webhook for other event types enqueues nothing.
+pub async fn webhook_delivery_for_every_end_and_give_up(store: Arc<dyn Store>) {
+    let queued = store
+        .create_run(with_webhook("owner-a", Some(vec!["task_run.status"])))
+        .await
+        .expect("create");
+    store.cancel_run(&queued.id).await.expect("cancel");
+    let listed = store.run_deliveries(&queued.id).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    store
+        .record_delivery(
+            &listed[0].id,
+            forage_store::DeliveryResult::GaveUp {
+                error: "refused by the network policy".into(),
+            },
+        )
+        .await
+        .expect("give up");
+    let record = &store.run_deliveries(&queued.id).await.expect("list")[0];
+    assert_eq!(record.state, forage_store::DeliveryState::Failed);
+    assert_eq!(
+        record.last_error.as_deref(),
+        Some("refused by the network policy")
+    );
+    assert_eq!(record.next_attempt_at, None);
+
+    let failing = store
+        .create_run(with_webhook("owner-b", Some(vec![])))
+        .await
+        .expect("create");
+    let leased = lease(&store, "w").await;
+    assert_eq!(leased.lease.run_id, failing.id);
+    store
+        .finish(
+            &leased.lease,
+            RunOutcome::Failed {
+                error: ErrorObject::new("boom"),
+                warnings: Vec::new(),
+                usage: TokenUsage::default(),
+            },
+        )
+        .await
+        .expect("finish");
+    let due = store.lease_deliveries(LONG, 10).await.expect("lease");
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].run_id, failing.id);
+    assert_eq!(due[0].owner, "owner-b");
+
+    let other = store
+        .create_run(with_webhook("owner-a", Some(vec!["task_run.progress"])))
+        .await
+        .expect("create");
+    store.cancel_run(&other.id).await.expect("cancel");
+    assert!(
+        store
+            .run_deliveries(&other.id)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}

@@ -1,0 +1,274 @@
+//! Measures the embedded local model on this machine: prompt tokens/s, generation tokens/s,
+//! time to first token, and generation with vs without the grammar (what constrained decoding
+//! costs). Prints a markdown table.
+//!
+//!   cargo run --release -p forage-bench --bin bench-local-llm [-- MODEL.gguf]
+//!
+//! The model defaults to `FORAGE_LLM_MODEL_PATH`, else `models/` of the repository;
+//! `BENCH_THREADS=N` overrides the thread count (default: one per core).
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use forage_bench::repo_model_path;
+use forage_llm::local::{
+    DEFAULT_MODEL_FILE, Decoding, GenerationStats, LocalConfig, LocalProvider,
+};
+use forage_llm::{ChatMessage, ChatRequest, ResponseFormat, ToolSpec};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+/// Generation runs per decoding mode (alternated, so drift affects both alike).
+const RUNS: usize = 6;
+/// Output tokens per generation run.
+const GEN_TOKENS: u32 = 160;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let path = std::env::args()
+        .nth(1)
+        .or_else(|| std::env::var("FORAGE_LLM_MODEL_PATH").ok())
+        .map(Into::into)
+        .unwrap_or_else(|| repo_model_path(DEFAULT_MODEL_FILE));
+    if !path.is_file() {
+        bail!(
+            "model not found at {} (run scripts/fetch-model.sh)",
+            path.display()
+        );
+    }
+    let mut config = LocalConfig::new(&path);
+    if let Ok(n) = std::env::var("BENCH_THREADS") {
+        config.threads = Some(n.parse().context("BENCH_THREADS must be a number")?);
+    }
+    let provider = tokio::task::spawn_blocking(move || LocalProvider::load(config))
+        .await?
+        .context("loading the model")?;
+    let cancel = CancellationToken::new();
+    eprintln!("{}", forage_llm::LlmProvider::describe(&provider));
+
+    // Warm-up (page in the weights, first-use allocations).
+    run(
+        &provider,
+        &story_request(16),
+        Decoding::Constrained,
+        &cancel,
+    )
+    .await?;
+
+    // Prompt processing: a long prompt, one output token.
+    let mut prompt = Vec::new();
+    for _ in 0..3 {
+        prompt.push(
+            run(
+                &provider,
+                &long_prompt_request(),
+                Decoding::Unconstrained,
+                &cancel,
+            )
+            .await?,
+        );
+    }
+
+    // Generation, constrained and not, alternated.
+    let mut constrained = Vec::new();
+    let mut unconstrained = Vec::new();
+    for _ in 0..RUNS {
+        constrained.push(
+            run(
+                &provider,
+                &story_request(GEN_TOKENS),
+                Decoding::Constrained,
+                &cancel,
+            )
+            .await?,
+        );
+        unconstrained.push(
+            run(
+                &provider,
+                &story_request(GEN_TOKENS),
+                Decoding::Unconstrained,
+                &cancel,
+            )
+            .await?,
+        );
+    }
+
+    // An agent turn as the engine sends it: one tool, the answer envelope, constrained.
+    let mut agent = Vec::new();
+    for _ in 0..3 {
+        agent.push(run(&provider, &agent_request(), Decoding::Constrained, &cancel).await?);
+    }
+
+    let prompt_tps = rate(&prompt, |s| s.prompt_tokens, |s| s.prompt_time);
+    let gen_c = gen_rate(&constrained);
+    let gen_u = gen_rate(&unconstrained);
+    let ratio = gen_c / gen_u;
+    let grammar_ms_per_token = constrained
+        .iter()
+        .map(|s| s.grammar_time.as_secs_f64() * 1000.0)
+        .sum::<f64>()
+        / constrained
+            .iter()
+            .map(|s| s.output_tokens.max(1))
+            .sum::<usize>() as f64;
+
+    println!("## forage local LLM benchmark\n");
+    println!(
+        "model: `{}`, {} threads\n",
+        path.display(),
+        constrained[0].threads
+    );
+    println!("| metric | value |");
+    println!("|---|---|");
+    println!(
+        "| prompt processing | {:.0} tok/s ({} tokens) |",
+        prompt_tps, prompt[0].prompt_tokens
+    );
+    println!(
+        "| time to first token, {}-token prompt | {:.0} ms |",
+        prompt[0].prompt_tokens,
+        median_ms(&prompt, |s| s.time_to_first_token)
+    );
+    println!(
+        "| time to first token, agent turn ({} tokens, tool + envelope grammar) | {:.0} ms |",
+        agent[0].prompt_tokens,
+        median_ms(&agent, |s| s.time_to_first_token)
+    );
+    println!(
+        "| generation, unconstrained | {:.1} tok/s ({} tokens) |",
+        gen_u,
+        unconstrained.iter().map(|s| s.output_tokens).sum::<usize>()
+    );
+    println!(
+        "| generation, constrained (JSON-schema grammar) | {:.1} tok/s ({} tokens) |",
+        gen_c,
+        constrained.iter().map(|s| s.output_tokens).sum::<usize>()
+    );
+    println!(
+        "| constrained / unconstrained | {:.3} ({:+.1}%) |",
+        ratio,
+        (ratio - 1.0) * 100.0
+    );
+    println!("| grammar time per constrained token | {grammar_ms_per_token:.3} ms |");
+    println!(
+        "| agent turn, total (prompt + {} output tokens) | {:.0} ms |",
+        agent[0].output_tokens,
+        median_ms(&agent, |s| s.time_to_first_token + s.generation_time)
+    );
+    println!();
+    println!(
+        "targets: generation >= 100 tok/s: {}; constrained at most 15% slower: {}",
+        if gen_c >= 100.0 && gen_u >= 100.0 {
+            "met"
+        } else {
+            "NOT met"
+        },
+        if ratio >= 0.85 { "met" } else { "NOT met" }
+    );
+    Ok(())
+}
+
+async fn run(
+    provider: &LocalProvider,
+    request: &ChatRequest,
+    decoding: Decoding,
+    cancel: &CancellationToken,
+) -> anyhow::Result<GenerationStats> {
+    let (_, stats) = provider.chat_with_stats(request, cancel, decoding).await?;
+    Ok(stats)
+}
+
+/// Tokens after the first per second of generation, over all runs.
+fn gen_rate(runs: &[GenerationStats]) -> f64 {
+    rate(
+        runs,
+        |s| s.output_tokens.saturating_sub(1),
+        |s| s.generation_time,
+    )
+}
+
+fn rate(
+    runs: &[GenerationStats],
+    tokens: impl Fn(&GenerationStats) -> usize,
+    time: impl Fn(&GenerationStats) -> Duration,
+) -> f64 {
+    let n: usize = runs.iter().map(&tokens).sum();
+    let t: f64 = runs.iter().map(|s| time(s).as_secs_f64()).sum();
+    if t > 0.0 { n as f64 / t } else { 0.0 }
+}
+
+fn median_ms(runs: &[GenerationStats], f: impl Fn(&GenerationStats) -> Duration) -> f64 {
+    let mut v: Vec<f64> = runs.iter().map(|s| f(s).as_secs_f64() * 1000.0).collect();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// A request whose answer is long free prose, as a JSON string under the grammar.
+fn story_request(max_tokens: u32) -> ChatRequest {
+    ChatRequest {
+        model: "local".into(),
+        messages: vec![ChatMessage::user(
+            "Write a long, detailed story about a dragon who learns to bake bread.",
+        )],
+        response_format: Some(ResponseFormat {
+            name: "story".into(),
+            schema: json!({
+                "type": "object",
+                "properties": {"story": {"type": "string"}},
+                "required": ["story"],
+            }),
+        }),
+        max_output_tokens: Some(max_tokens),
+        ..ChatRequest::default()
+    }
+}
+
+fn long_prompt_request() -> ChatRequest {
+    let paragraph = "The harbour town kept its records in a stone house by the quay, where clerks \
+        wrote down every ship, its cargo, its crew and the weather on the day it arrived. ";
+    ChatRequest {
+        model: "local".into(),
+        messages: vec![ChatMessage::user(format!(
+            "{}\nSummarise the text above in one sentence.",
+            paragraph.repeat(28)
+        ))],
+        max_output_tokens: Some(1),
+        ..ChatRequest::default()
+    }
+}
+
+fn agent_request() -> ChatRequest {
+    ChatRequest {
+        model: "local".into(),
+        messages: vec![
+            ChatMessage::system("You are a research agent. Use the tools, then answer."),
+            ChatMessage::user("Find the founding year of ACME Corporation."),
+        ],
+        tools: vec![ToolSpec {
+            name: "web_search".into(),
+            description: "Searches the web and returns result snippets.".into(),
+            parameters: json!({
+                "type": "object",
+                "properties": {"query": {"type": "string"}},
+                "required": ["query"],
+            }),
+        }],
+        response_format: Some(ResponseFormat {
+            name: "envelope".into(),
+            schema: json!({
+                "type": "object",
+                "properties": {
+                    "output": {"type": "object", "properties": {"year": {"type": "integer"}}, "required": ["year"]},
+                    "basis": {"type": "array", "items": {"type": "object", "properties": {
+                        "field": {"type": "string"},
+                        "reasoning": {"type": "string"},
+                        "confidence": {"type": "string", "enum": ["low", "medium", "high"]}
+                    }}}
+                },
+                "required": ["output", "basis"],
+            }),
+        }),
+        max_output_tokens: Some(96),
+        ..ChatRequest::default()
+    }
+}

@@ -1,0 +1,288 @@
+//! Per-call latency of an MCP `tools/call` against one local rmcp server (testkit's fixture,
+//! in its own process): a raw HTTP POST of the same JSON-RPC request, forage's MCP client,
+//! the Python `mcp` client and the TypeScript SDK client, measured in one run, with ratios.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use forage_mcp::{McpClient, ServerSpec, Timeouts};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+const WARMUP: usize = 200;
+const CALLS: usize = 2_000;
+
+/// Latency figures of one client, in milliseconds.
+#[derive(Clone, Debug)]
+struct Figures {
+    name: String,
+    p50: f64,
+    p99: f64,
+    calls: usize,
+}
+
+fn figures(name: &str, mut samples: Vec<Duration>) -> Figures {
+    samples.sort();
+    let at = |q: f64| {
+        let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
+        samples[i].as_secs_f64() * 1_000.0
+    };
+    Figures {
+        name: name.to_owned(),
+        p50: at(0.50),
+        p99: at(0.99),
+        calls: samples.len(),
+    }
+}
+
+/// The fixture server in its own process, killed on drop.
+struct Fixture {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("own path");
+    exe.parent().expect("target dir").to_path_buf()
+}
+
+fn start_fixture() -> Fixture {
+    let bin = target_dir().join("forage-mcp-fixture");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build --release -p forage-testkit --bin forage-mcp-fixture`",
+        bin.display()
+    );
+    let mut child = Command::new(&bin)
+        .args(["--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the fixture server");
+    let mut line = String::new();
+    use std::io::BufRead;
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("fixture prints its address");
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("`listening on URL` line")
+        .to_owned();
+    Fixture { child, url }
+}
+
+/// A raw JSON-RPC POST per call over one keep-alive connection, after a hand-made handshake.
+async fn raw_http(url: &str) -> Figures {
+    let http = reqwest::Client::new();
+    let post = |body: Value, session: Option<String>| {
+        let mut request = http
+            .post(url)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .json(&body);
+        if let Some(id) = session {
+            request = request
+                .header("mcp-session-id", id)
+                .header("mcp-protocol-version", "2025-11-25");
+        }
+        request
+    };
+    let init = post(
+        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "raw-bench", "version": "1"}}}),
+        None,
+    )
+    .send()
+    .await
+    .expect("initialize");
+    let session = init
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    init.bytes().await.expect("initialize body");
+    post(
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        session.clone(),
+    )
+    .send()
+    .await
+    .expect("initialized")
+    .bytes()
+    .await
+    .expect("initialized body");
+
+    let mut samples = Vec::with_capacity(CALLS);
+    for i in 0..WARMUP + CALLS {
+        let body = json!({"jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
+                          "params": {"name": "echo", "arguments": {"text": "ping"}}});
+        let start = Instant::now();
+        let reply = post(body, session.clone())
+            .send()
+            .await
+            .expect("tools/call");
+        let bytes = reply.bytes().await.expect("tools/call body");
+        let elapsed = start.elapsed();
+        assert!(
+            bytes.windows(4).any(|w| w == b"ping"),
+            "unexpected reply: {}",
+            String::from_utf8_lossy(&bytes)
+        );
+        if i >= WARMUP {
+            samples.push(elapsed);
+        }
+    }
+    figures("raw HTTP POST (baseline)", samples)
+}
+
+async fn forage_client(url: &str) -> Figures {
+    let spec = ServerSpec {
+        name: "bench".into(),
+        url: url.parse().expect("fixture URL"),
+        headers: Vec::new(),
+        allowed_tools: None,
+        timeouts: Timeouts::default(),
+    };
+    let client = McpClient::connect(&spec, reqwest::Client::new())
+        .await
+        .expect("connect");
+    let mut samples = Vec::with_capacity(CALLS);
+    for i in 0..WARMUP + CALLS {
+        let mut args = serde_json::Map::new();
+        args.insert("text".into(), json!("ping"));
+        let start = Instant::now();
+        let output = client
+            .call_tool(
+                "echo",
+                args,
+                Duration::from_secs(10),
+                CancellationToken::new(),
+            )
+            .await
+            .expect("call");
+        let elapsed = start.elapsed();
+        assert!(output.text.contains("ping"));
+        if i >= WARMUP {
+            samples.push(elapsed);
+        }
+    }
+    client.close().await;
+    figures("forage McpClient::call_tool", samples)
+}
+
+/// Runs a peer script that prints `{"p50_ms": …, "p99_ms": …, "calls": …}` on its last line.
+fn peer(name: &str, program: &Path, args: &[&str]) -> Option<Figures> {
+    let output = Command::new(program).args(args).output();
+    let output = match output {
+        Ok(o) if o.status.success() => o,
+        Ok(o) => {
+            eprintln!("{name}: failed: {}", String::from_utf8_lossy(&o.stderr));
+            return None;
+        }
+        Err(e) => {
+            eprintln!("{name}: cannot start {}: {e}", program.display());
+            return None;
+        }
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last()?;
+    let v: Value = serde_json::from_str(last).ok()?;
+    Some(Figures {
+        name: name.to_owned(),
+        p50: v["p50_ms"].as_f64()?,
+        p99: v["p99_ms"].as_f64()?,
+        calls: v["calls"].as_u64()? as usize,
+    })
+}
+
+#[tokio::main]
+async fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root")
+        .to_path_buf();
+    let fixture = start_fixture();
+    let url = fixture.url.clone();
+    eprintln!(
+        "MCP server: {url} (testkit rmcp fixture, own process); {CALLS} calls after {WARMUP} warm-up, one at a time"
+    );
+
+    let raw = raw_http(&url).await;
+    let forage = forage_client(&url).await;
+    let calls = CALLS.to_string();
+    let warmup = WARMUP.to_string();
+    let python = peer(
+        "Python mcp client (call_tool)",
+        &root.join(".venv/bin/python"),
+        &[
+            root.join("bench/peers/mcp_python_client.py")
+                .to_str()
+                .unwrap(),
+            &url,
+            &calls,
+            &warmup,
+        ],
+    );
+    let node = peer(
+        "TypeScript MCP SDK client (callTool)",
+        Path::new("node"),
+        &[
+            root.join("bench/peers/mcp_ts_client.mjs").to_str().unwrap(),
+            &url,
+            &calls,
+            &warmup,
+        ],
+    );
+    drop(fixture);
+
+    println!("| client | p50 ms | p99 ms | calls | p50 vs raw | forage speed-up (p50) |");
+    println!("|---|---|---|---|---|---|");
+    let rows: Vec<&Figures> = [Some(&raw), Some(&forage), python.as_ref(), node.as_ref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    for f in &rows {
+        println!(
+            "| {} | {:.3} | {:.3} | {} | {:.2}x | {:.2}x |",
+            f.name,
+            f.p50,
+            f.p99,
+            f.calls,
+            f.p50 / raw.p50,
+            f.p50 / forage.p50
+        );
+    }
+    let overhead = forage.p50 / raw.p50;
+    println!();
+    println!(
+        "target forage <= 1.2x raw round trip: {:.2}x — {}",
+        overhead,
+        if overhead <= 1.2 { "met" } else { "NOT met" }
+    );
+    if let Some(p) = &python {
+        let speedup = p.p50 / forage.p50;
+        println!(
+            "target forage >= 5x faster than the Python client: {:.1}x — {}",
+            speedup,
+            if speedup >= 5.0 { "met" } else { "NOT met" }
+        );
+    }
+    if let Some(n) = &node {
+        let speedup = n.p50 / forage.p50;
+        println!(
+            "target forage >= 3x faster than the TypeScript client: {:.1}x — {}",
+            speedup,
+            if speedup >= 3.0 { "met" } else { "NOT met" }
+        );
+    }
+}
