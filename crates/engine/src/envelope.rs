@@ -62,32 +62,42 @@ impl AnswerSpec {
             "type": "object",
             "properties": {
                 "output": {},
+                // Bounded, so a model cannot spend its whole token budget on the basis.
                 "basis": {
                     "type": "array",
+                    "maxItems": 100,
                     "items": {
                         "type": "object",
                         "properties": {
-                            "field": {"type": "string"},
-                            "reasoning": {"type": "string"},
+                            "field": {"type": "string", "maxLength": 200},
+                            "reasoning": {"type": "string", "maxLength": 1000},
                             "confidence": {"type": "string", "enum": ["low", "medium", "high"]},
                             "citations": {
                                 "type": "array",
+                                "maxItems": 10,
                                 "items": {
                                     "type": "object",
                                     "properties": {
-                                        "url": {"type": "string"},
-                                        "title": {"type": "string"},
-                                        "excerpts": {"type": "array", "items": {"type": "string"}}
+                                        "url": {"type": "string", "maxLength": 2000},
+                                        "title": {"type": "string", "maxLength": 300},
+                                        "excerpts": {
+                                            "type": "array",
+                                            "maxItems": 5,
+                                            "items": {"type": "string", "maxLength": 1000}
+                                        }
                                     },
-                                    "required": ["url"]
+                                    "required": ["url"],
+                                    "additionalProperties": false
                                 }
                             }
                         },
-                        "required": ["field", "reasoning", "confidence"]
+                        "required": ["field", "reasoning", "confidence"],
+                        "additionalProperties": false
                     }
                 }
             },
-            "required": ["output", "basis"]
+            "required": ["output", "basis"],
+            "additionalProperties": false
         });
         let output = match &self.kind {
             AnswerKind::Json { schema, .. } => {
@@ -108,7 +118,33 @@ impl AnswerSpec {
             AnswerKind::Auto => json!({"type": "object", "minProperties": 1}),
         };
         envelope["properties"]["output"] = output;
+        // One basis entry per field (list elements as `field.N`), naming fields that exist.
+        let fields = self.field_names();
+        let basis = &mut envelope["properties"]["basis"];
+        basis["maxItems"] = json!(if fields.is_empty() {
+            40
+        } else {
+            fields.len() * 2
+        });
+        if !fields.is_empty() {
+            let names: Vec<String> = fields.iter().map(|f| regex_escape(f)).collect();
+            basis["items"]["properties"]["field"]["pattern"] =
+                json!(format!("^({})(\\.[0-9]+)?$", names.join("|")));
+        }
         envelope
+    }
+
+    /// The top-level fields an answer has: the schema's properties, `output` for text, none known for auto.
+    fn field_names(&self) -> Vec<String> {
+        match &self.kind {
+            AnswerKind::Json { schema, .. } => schema
+                .get("properties")
+                .and_then(Value::as_object)
+                .map(|p| p.keys().cloned().collect())
+                .unwrap_or_default(),
+            AnswerKind::Text => vec!["output".to_owned()],
+            AnswerKind::Auto => Vec::new(),
+        }
     }
 
     /// Checks a reply and extracts the answer. `sources` is everything the run read
@@ -176,6 +212,18 @@ impl AnswerSpec {
             dropped_citations,
         })
     }
+}
+
+/// `text` with the regular-expression metacharacters escaped.
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Finds the JSON object in a reply: the whole text, a fenced block, or the outermost braces.
@@ -359,6 +407,28 @@ mod tests {
             &envelope,
             &json!({"output": {"p": 1}, "basis": []})
         ));
+    }
+
+    #[test]
+    fn basis_entries_are_bounded_by_the_fields() {
+        let spec = json_spec(json!({"type": "object", "properties": {"ceo": {}, "a.b": {}}}));
+        let envelope = spec.envelope_schema();
+        let basis = &envelope["properties"]["basis"];
+        assert_eq!(basis["maxItems"], 4);
+        let good = json!({"output": {}, "basis": [{"field": "ceo", "reasoning": "r", "confidence": "low"},
+                                                   {"field": "a.b.3", "reasoning": "r", "confidence": "low"}]});
+        assert!(jsonschema::is_valid(&envelope, &good));
+        let invented = json!({"output": {}, "basis": [{"field": "cfo", "reasoning": "r", "confidence": "low"}]});
+        assert!(!jsonschema::is_valid(&envelope, &invented));
+        let auto = AnswerSpec::new(&OutputSchema::Auto)
+            .unwrap()
+            .envelope_schema();
+        assert!(
+            auto["properties"]["basis"]["items"]["properties"]["field"]
+                .get("pattern")
+                .is_none()
+        );
+        assert_eq!(auto["properties"]["basis"]["maxItems"], 40);
     }
 
     #[test]

@@ -118,7 +118,7 @@ pub enum ProviderKind {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LlmSettings {
-    /// `FORAGE_LLM_PROVIDER`; unset: `openai` when `base_url` is set.
+    /// `FORAGE_LLM_PROVIDER`; unset: `openai` when `base_url` is set, else `local`.
     pub provider: Option<ProviderKind>,
     /// `FORAGE_LLM_BASE_URL`.
     pub base_url: Option<String>,

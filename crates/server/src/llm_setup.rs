@@ -5,80 +5,166 @@ use std::time::Duration;
 
 use forage_api::Processor;
 use forage_engine::{ProcessorProfile, ProcessorTable};
+use std::path::PathBuf;
+
+use forage_llm::local::{DEFAULT_MODEL_FILE, LocalConfig, LocalProvider};
 use forage_llm::{LlmProvider, OpenAiConfig, OpenAiProvider};
 
 use crate::config::{Config, ConfigError, LlmSettings, ProviderKind};
 
-const HOW_TO_CONFIGURE: &str = "forage needs an LLM: point it at any OpenAI-compatible chat-completions server \
+const HOW_TO_CONFIGURE: &str = "point forage at any OpenAI-compatible chat-completions server \
      (OpenAI, vLLM, llama.cpp server, Ollama) with FORAGE_LLM_BASE_URL (e.g. http://127.0.0.1:8000/v1), \
      FORAGE_LLM_MODEL (the model name) and, if the server needs one, FORAGE_LLM_API_KEY \
      (or `[llm] base_url / model / api_key` in the config file)";
 
+/// Which kind of LLM serves a processor, once the settings are resolved.
+enum Choice {
+    OpenAi { base_url: String },
+    Local,
+}
+
+/// An explicit provider wins; otherwise a base URL means `openai`, and nothing means `local`.
+fn resolve(
+    key: &str,
+    provider: Option<ProviderKind>,
+    base_url: Option<&str>,
+) -> Result<Choice, ConfigError> {
+    match (provider, base_url) {
+        (Some(ProviderKind::Openai) | None, Some(url)) => Ok(Choice::OpenAi {
+            base_url: url.to_owned(),
+        }),
+        (Some(ProviderKind::Openai), None) => Err(ConfigError::invalid(
+            key,
+            format!("provider `openai` needs llm.base_url. {HOW_TO_CONFIGURE}"),
+        )),
+        (Some(ProviderKind::Local) | None, _) => Ok(Choice::Local),
+        (Some(ProviderKind::Anthropic), _) => Err(ConfigError::invalid(
+            key,
+            format!(
+                "provider `anthropic` is not available in this version of forage; the available providers are `openai` and `local`. To use Claude, {HOW_TO_CONFIGURE} such as an OpenAI-compatible gateway"
+            ),
+        )),
+    }
+}
+
+/// The embedded model, loaded at most once however many processors use it.
+struct LocalModel<'a> {
+    config: &'a Config,
+    loaded: Option<(Arc<dyn LlmProvider>, String)>,
+}
+
+impl LocalModel<'_> {
+    fn get(&mut self) -> Result<(Arc<dyn LlmProvider>, String), ConfigError> {
+        if let Some(loaded) = &self.loaded {
+            return Ok(loaded.clone());
+        }
+        let path = local_model_path(self.config)?;
+        tracing::info!(model = %path.display(), "loading the embedded model");
+        let provider = LocalProvider::load(LocalConfig::new(&path)).map_err(|e| {
+            ConfigError::invalid(
+                "llm.model_path",
+                format!("cannot load the model {}: {e}", path.display()),
+            )
+        })?;
+        let name = path
+            .file_stem()
+            .map_or_else(|| "local".to_owned(), |s| s.to_string_lossy().into_owned());
+        let loaded: (Arc<dyn LlmProvider>, String) = (Arc::new(provider), name);
+        self.loaded = Some(loaded.clone());
+        Ok(loaded)
+    }
+}
+
+/// `llm.model_path`, else the default model in `./models/` or `<data>/models/`.
+fn local_model_path(config: &Config) -> Result<PathBuf, ConfigError> {
+    if let Some(path) = &config.llm.model_path {
+        if path.is_file() {
+            return Ok(path.clone());
+        }
+        return Err(ConfigError::invalid(
+            "llm.model_path",
+            format!("no GGUF model file at {}", path.display()),
+        ));
+    }
+    let candidates = [
+        PathBuf::from("models").join(DEFAULT_MODEL_FILE),
+        config.data.join("models").join(DEFAULT_MODEL_FILE),
+    ];
+    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+        ConfigError::Other(format!(
+            "no LLM is configured and the embedded model is not installed (looked for {} and {}). \
+             Fetch it with scripts/fetch-model.sh, or set FORAGE_LLM_MODEL_PATH to a GGUF file, or {HOW_TO_CONFIGURE}",
+            candidates[0].display(),
+            candidates[1].display()
+        ))
+    })
+}
+
 /// Every processor's budget and LLM, as configured.
 pub fn build_processors(config: &Config) -> Result<ProcessorTable, ConfigError> {
     let llm = &config.llm;
-    check_provider("llm.provider", llm.provider, llm.base_url.as_deref())?;
-    let base_url = llm
-        .base_url
-        .clone()
-        .ok_or_else(|| ConfigError::Other(format!("no LLM is configured. {HOW_TO_CONFIGURE}")))?;
-    let default_llm = openai(llm, &base_url, llm.api_key.clone(), "llm.base_url")?;
-    let mut table = ProcessorTable::uniform(default_llm, &llm.model, &config.budget_overrides());
+    let mut local = LocalModel {
+        config,
+        loaded: None,
+    };
+    let default_choice = resolve("llm.provider", llm.provider, llm.base_url.as_deref())?;
+    let (default_llm, default_model) = match &default_choice {
+        Choice::OpenAi { base_url } => (
+            openai(llm, base_url, llm.api_key.clone(), "llm.base_url")?,
+            llm.model.clone(),
+        ),
+        Choice::Local => local.get()?,
+    };
+    let mut table = ProcessorTable::uniform(
+        default_llm.clone(),
+        &default_model,
+        &config.budget_overrides(),
+    );
     for (name, settings) in &config.processors {
         let Some(over) = &settings.llm else { continue };
         let processor: Processor = name.parse().map_err(|_| {
             ConfigError::invalid(&format!("processors.{name}"), "unknown processor")
         })?;
         let key = format!("processors.{name}.llm.provider");
-        check_provider(&key, over.provider.or(Some(ProviderKind::Openai)), Some(""))?;
-        let url = over.base_url.clone().unwrap_or_else(|| base_url.clone());
-        let api_key = over.api_key.clone().or_else(|| llm.api_key.clone());
-        let provider = openai(
-            llm,
-            &url,
-            api_key,
-            &format!("processors.{name}.llm.base_url"),
-        )?;
-        let current = table.get(processor).clone();
-        let model = over.model.clone().unwrap_or(current.model);
+        let inherited_url = match &default_choice {
+            Choice::OpenAi { base_url } => Some(base_url.as_str()),
+            Choice::Local => None,
+        };
+        let base_url = over.base_url.as_deref().or(inherited_url);
+        let provider = over.provider.or(match default_choice {
+            Choice::Local if over.base_url.is_none() => Some(ProviderKind::Local),
+            _ => None,
+        });
+        let (provider, model) = match resolve(&key, provider, base_url)? {
+            Choice::OpenAi { base_url } => {
+                let api_key = over.api_key.clone().or_else(|| llm.api_key.clone());
+                let client = openai(
+                    llm,
+                    &base_url,
+                    api_key,
+                    &format!("processors.{name}.llm.base_url"),
+                )?;
+                (
+                    client,
+                    over.model
+                        .clone()
+                        .unwrap_or_else(|| table.get(processor).model.clone()),
+                )
+            }
+            Choice::Local => local.get()?,
+        };
+        let budget = table.get(processor).budget.clone();
+        let model = budget.model.clone().unwrap_or(model);
         table.set(
             processor,
             ProcessorProfile {
-                budget: current.budget,
+                budget,
                 llm: provider,
                 model,
             },
         );
     }
     Ok(table)
-}
-
-/// Refuses providers this build does not have, saying which one exists.
-fn check_provider(
-    key: &str,
-    provider: Option<ProviderKind>,
-    base_url: Option<&str>,
-) -> Result<(), ConfigError> {
-    match provider {
-        Some(ProviderKind::Openai) => Ok(()),
-        Some(kind @ (ProviderKind::Anthropic | ProviderKind::Local)) => {
-            let name = if kind == ProviderKind::Anthropic {
-                "anthropic"
-            } else {
-                "local"
-            };
-            Err(ConfigError::invalid(
-                key,
-                format!(
-                    "provider `{name}` is not available in this version of forage; the available provider is `openai`. {HOW_TO_CONFIGURE}"
-                ),
-            ))
-        }
-        None if base_url.is_some() => Ok(()),
-        None => Err(ConfigError::Other(format!(
-            "no LLM is configured (the embedded `local` model is not available in this version of forage). {HOW_TO_CONFIGURE}"
-        ))),
-    }
 }
 
 fn openai(
@@ -126,27 +212,54 @@ mod tests {
     }
 
     #[test]
-    fn no_provider_explains_how_to_configure() {
-        let err = err_of(&with_llm(LlmSettings::default()));
+    fn no_provider_and_no_model_explains_both_ways() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data: dir.path().to_path_buf(),
+            ..with_llm(LlmSettings::default())
+        };
+        let err = err_of(&config);
+        for needed in [
+            "scripts/fetch-model.sh",
+            "FORAGE_LLM_MODEL_PATH",
+            "FORAGE_LLM_BASE_URL",
+        ] {
+            assert!(err.contains(needed), "{needed} missing from: {err}");
+        }
+    }
+
+    #[test]
+    fn a_missing_model_file_is_named() {
+        let err = err_of(&with_llm(LlmSettings {
+            provider: Some(ProviderKind::Local),
+            model_path: Some("/nonexistent/model.gguf".into()),
+            ..LlmSettings::default()
+        }));
         assert!(
-            err.contains("FORAGE_LLM_BASE_URL") && err.contains("FORAGE_LLM_MODEL"),
+            err.contains("/nonexistent/model.gguf") && err.contains("FORAGE_LLM_MODEL_PATH"),
             "{err}"
         );
     }
 
     #[test]
-    fn unbuilt_providers_name_the_one_that_exists() {
-        for kind in [ProviderKind::Anthropic, ProviderKind::Local] {
-            let err = err_of(&with_llm(LlmSettings {
-                provider: Some(kind),
-                base_url: Some("http://127.0.0.1:1/v1".into()),
-                ..LlmSettings::default()
-            }));
-            assert!(
-                err.contains("`openai`") && err.contains("FORAGE_LLM_PROVIDER"),
-                "{err}"
-            );
-        }
+    fn anthropic_names_the_providers_that_exist() {
+        let err = err_of(&with_llm(LlmSettings {
+            provider: Some(ProviderKind::Anthropic),
+            ..LlmSettings::default()
+        }));
+        assert!(
+            err.contains("`openai` and `local`") && err.contains("FORAGE_LLM_PROVIDER"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn openai_without_a_base_url_says_so() {
+        let err = err_of(&with_llm(LlmSettings {
+            provider: Some(ProviderKind::Openai),
+            ..LlmSettings::default()
+        }));
+        assert!(err.contains("needs llm.base_url"), "{err}");
     }
 
     #[test]

@@ -172,6 +172,7 @@ impl Inner {
             tracing::warn!(error = %e, "constrained decoding stopped on a grammar error");
         }
         let stats = generation.stats;
+        tracing::trace!(text = %generation.text.chars().take(2000).collect::<String>(), "local generation text");
         tracing::debug!(
             prompt_tokens = stats.prompt_tokens,
             output_tokens = stats.output_tokens,

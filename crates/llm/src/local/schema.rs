@@ -96,18 +96,37 @@ fn arguments_schema(parameters: &Value) -> Value {
 
 /// `schema` ready to sit at JSON pointer `pointer` of a larger document: local references
 /// (`#...`) are re-rooted there, and `$id`/`$schema` (which would change how references
-/// resolve) are dropped.
+/// resolve) are dropped. Objects that list their `properties` but say nothing of others are
+/// closed for decoding: a small model otherwise invents extra keys without end. Every instance
+/// of the closed schema is still an instance of the original (outside `allOf`, left open).
 pub(crate) fn embed(schema: &Value, pointer: &str) -> Value {
     let mut out = schema.clone();
-    rewrite(&mut out, pointer);
+    rewrite(&mut out, pointer, true);
     out
 }
 
-fn rewrite(value: &mut Value, pointer: &str) {
+fn rewrite(value: &mut Value, pointer: &str, close: bool) {
     match value {
         Value::Object(map) => {
             map.remove("$id");
             map.remove("$schema");
+            // Left open when other keywords say more about its properties (or may add some).
+            let open_ended = [
+                "additionalProperties",
+                "patternProperties",
+                "unevaluatedProperties",
+                "allOf",
+                "anyOf",
+                "oneOf",
+                "if",
+                "dependentSchemas",
+                "$ref",
+            ]
+            .iter()
+            .any(|k| map.contains_key(*k));
+            if close && map.contains_key("properties") && !open_ended {
+                map.insert("additionalProperties".into(), Value::Bool(false));
+            }
             if let Some(Value::String(r)) = map.get_mut("$ref")
                 && let Some(rest) = r.strip_prefix('#')
             {
@@ -121,14 +140,16 @@ fn rewrite(value: &mut Value, pointer: &str) {
                     "properties" | "patternProperties" | "$defs" | "definitions"
                     | "dependentSchemas" => {
                         if let Value::Object(named) = child {
-                            named.values_mut().for_each(|s| rewrite(s, pointer));
+                            named.values_mut().for_each(|s| rewrite(s, pointer, true));
                         }
                     }
-                    _ => rewrite(child, pointer),
+                    // Closing each branch of an allOf would refuse what the whole accepts.
+                    "allOf" => rewrite(child, pointer, false),
+                    _ => rewrite(child, pointer, true),
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|v| rewrite(v, pointer)),
+        Value::Array(items) => items.iter_mut().for_each(|v| rewrite(v, pointer, close)),
         _ => {}
     }
 }
@@ -191,6 +212,37 @@ mod tests {
         );
         assert!(out.get("$schema").is_none());
         assert_eq!(out["enum_holder"]["enum"][0]["$ref"], "#/x");
+    }
+
+    #[test]
+    fn objects_are_closed_for_decoding_except_in_all_of() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "a": {"type": "string"},
+                "b": {"type": "object", "properties": {"c": {}}},
+                "f": {"properties": {"g": {}}, "allOf": [{"properties": {"h": {}}}]}
+            },
+            "$defs": {"open": {"properties": {"e": {}}, "additionalProperties": true}}
+        });
+        let out = embed(&schema, "/x");
+        assert_eq!(out["additionalProperties"], json!(false));
+        assert_eq!(out["properties"]["b"]["additionalProperties"], json!(false));
+        let f = &out["properties"]["f"];
+        assert!(
+            f.get("additionalProperties").is_none(),
+            "allOf may add properties: {f}"
+        );
+        assert!(f["allOf"][0].get("additionalProperties").is_none());
+        assert_eq!(out["$defs"]["open"]["additionalProperties"], json!(true));
+        // An instance of the closed schema is one of the original, and extra keys are refused.
+        let instance = json!({"a": "x", "b": {"c": 1}, "f": {"g": 1, "h": 2}});
+        assert!(jsonschema::is_valid(&out, &instance));
+        assert!(jsonschema::is_valid(&schema, &instance));
+        assert!(!jsonschema::is_valid(
+            &out,
+            &json!({"a": "x", "invented": 1})
+        ));
     }
 
     #[test]

@@ -111,8 +111,8 @@ pub const SETTINGS: &[Setting] = &[
         "llm.provider",
         "FORAGE_LLM_PROVIDER",
         Text,
-        "openai if llm.base_url is set",
-        "`openai` (any OpenAI-compatible server); `anthropic` and `local` are not available yet.",
+        "openai if llm.base_url is set, else local",
+        "`openai` (any OpenAI-compatible server) or `local` (the embedded GGUF model on the CPU); `anthropic` is not available yet.",
     ),
     s(
         "llm.base_url",
@@ -139,8 +139,8 @@ pub const SETTINGS: &[Setting] = &[
         "llm.model_path",
         "FORAGE_LLM_MODEL_PATH",
         Text,
-        "(none)",
-        "GGUF file for the `local` provider (not available yet).",
+        "models/smollm2-135m-instruct-q4_1.gguf, then <data>/models/…",
+        "GGUF model file of the `local` provider (scripts/fetch-model.sh installs the default).",
     ),
     s(
         "llm.request_timeout_secs",
