@@ -10,6 +10,19 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# In CI every run builds from a fresh clone at a new path, and the artifacts of workspace crates
+# carry that path in their names: drop the previous runs' (dependencies stay cached), and skip
+# incremental compilation, which only helps repeated local builds. This keeps the cache bounded.
+if [ "${CI:-}" = true ]; then
+  export CARGO_INCREMENTAL=0
+  step "dropping workspace build artifacts of earlier CI runs"
+  packages=()
+  for manifest in crates/*/Cargo.toml testkit/Cargo.toml tests/Cargo.toml bench/Cargo.toml; do
+    packages+=(-p "$(sed -n 's/^name = "\(.*\)"$/\1/p' "$manifest" | head -n 1)")
+  done
+  cargo clean --quiet "${packages[@]}"
+fi
+
 step "installing build and test dependencies"
 bash scripts/install-build-deps.sh
 bash scripts/install-test-deps.sh

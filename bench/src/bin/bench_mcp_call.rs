@@ -80,57 +80,64 @@ fn start_fixture() -> Fixture {
     Fixture { child, url }
 }
 
-/// A raw JSON-RPC POST per call over one keep-alive connection, after a hand-made handshake.
-async fn raw_http(url: &str) -> Figures {
-    let http = reqwest::Client::new();
-    let post = |body: Value, session: Option<String>| {
-        let mut request = http
-            .post(url)
+/// A hand-made MCP session: JSON-RPC POSTs over one keep-alive connection.
+struct RawSession {
+    http: reqwest::Client,
+    url: String,
+    session: Option<String>,
+}
+
+impl RawSession {
+    fn post(&self, body: Value) -> reqwest::RequestBuilder {
+        let mut request = self
+            .http
+            .post(&self.url)
             .header("accept", "application/json, text/event-stream")
             .header("content-type", "application/json")
             .json(&body);
-        if let Some(id) = session {
+        if let Some(id) = &self.session {
             request = request
                 .header("mcp-session-id", id)
                 .header("mcp-protocol-version", "2025-11-25");
         }
         request
-    };
-    let init = post(
-        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "raw-bench", "version": "1"}}}),
-        None,
-    )
-    .send()
-    .await
-    .expect("initialize");
-    let session = init
-        .headers()
-        .get("mcp-session-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    init.bytes().await.expect("initialize body");
-    post(
-        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-        session.clone(),
-    )
-    .send()
-    .await
-    .expect("initialized")
-    .bytes()
-    .await
-    .expect("initialized body");
+    }
 
-    let mut samples = Vec::with_capacity(CALLS);
-    for i in 0..WARMUP + CALLS {
-        let body = json!({"jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
-                          "params": {"name": "echo", "arguments": {"text": "ping"}}});
-        let start = Instant::now();
-        let reply = post(body, session.clone())
+    async fn open(url: &str) -> RawSession {
+        let mut raw = RawSession {
+            http: reqwest::Client::new(),
+            url: url.to_owned(),
+            session: None,
+        };
+        let init = raw
+            .post(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {},
+                "clientInfo": {"name": "raw-bench", "version": "1"}}}))
             .send()
             .await
-            .expect("tools/call");
+            .expect("initialize");
+        raw.session = init
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        init.bytes().await.expect("initialize body");
+        raw.post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .send()
+            .await
+            .expect("initialized")
+            .bytes()
+            .await
+            .expect("initialized body");
+        raw
+    }
+
+    /// One `tools/call` of echo; the time until the whole reply is read.
+    async fn call(&self, id: usize) -> Duration {
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                          "params": {"name": "echo", "arguments": {"text": "ping"}}});
+        let start = Instant::now();
+        let reply = self.post(body).send().await.expect("tools/call");
         let bytes = reply.bytes().await.expect("tools/call body");
         let elapsed = start.elapsed();
         assert!(
@@ -138,14 +145,28 @@ async fn raw_http(url: &str) -> Figures {
             "unexpected reply: {}",
             String::from_utf8_lossy(&bytes)
         );
-        if i >= WARMUP {
-            samples.push(elapsed);
-        }
+        elapsed
     }
-    figures("raw HTTP POST (baseline)", samples)
 }
 
-async fn forage_client(url: &str) -> Figures {
+/// One `tools/call` of echo through forage's client.
+async fn forage_call(client: &McpClient) -> Duration {
+    let mut args = serde_json::Map::new();
+    args.insert("text".into(), json!("ping"));
+    let start = Instant::now();
+    let output = client
+        .call_tool("echo", args, Duration::from_secs(10), CancellationToken::new())
+        .await
+        .expect("call");
+    let elapsed = start.elapsed();
+    assert!(output.text.contains("ping"));
+    elapsed
+}
+
+/// The raw baseline and forage's client, call for call in alternation, so both see the same
+/// machine (a drift of load or CPU frequency during the run falls on both alike).
+async fn raw_and_forage(url: &str) -> (Figures, Figures) {
+    let raw = RawSession::open(url).await;
     let spec = ServerSpec {
         name: "bench".into(),
         url: url.parse().expect("fixture URL"),
@@ -156,28 +177,25 @@ async fn forage_client(url: &str) -> Figures {
     let client = McpClient::connect(&spec, reqwest::Client::new())
         .await
         .expect("connect");
-    let mut samples = Vec::with_capacity(CALLS);
+    let (mut raw_samples, mut forage_samples) = (Vec::new(), Vec::new());
     for i in 0..WARMUP + CALLS {
-        let mut args = serde_json::Map::new();
-        args.insert("text".into(), json!("ping"));
-        let start = Instant::now();
-        let output = client
-            .call_tool(
-                "echo",
-                args,
-                Duration::from_secs(10),
-                CancellationToken::new(),
-            )
-            .await
-            .expect("call");
-        let elapsed = start.elapsed();
-        assert!(output.text.contains("ping"));
+        let (r, f) = if i % 2 == 0 {
+            let r = raw.call(i + 1).await;
+            (r, forage_call(&client).await)
+        } else {
+            let f = forage_call(&client).await;
+            (raw.call(i + 1).await, f)
+        };
         if i >= WARMUP {
-            samples.push(elapsed);
+            raw_samples.push(r);
+            forage_samples.push(f);
         }
     }
     client.close().await;
-    figures("forage McpClient::call_tool", samples)
+    (
+        figures("raw HTTP POST (baseline)", raw_samples),
+        figures("forage McpClient::call_tool", forage_samples),
+    )
 }
 
 /// Runs a peer script that prints `{"p50_ms": …, "p99_ms": …, "calls": …}` on its last line.
@@ -217,8 +235,7 @@ async fn main() {
         "MCP server: {url} (testkit rmcp fixture, own process); {CALLS} calls after {WARMUP} warm-up, one at a time"
     );
 
-    let raw = raw_http(&url).await;
-    let forage = forage_client(&url).await;
+    let (raw, forage) = raw_and_forage(&url).await;
     let calls = CALLS.to_string();
     let warmup = WARMUP.to_string();
     let python = peer(
