@@ -110,9 +110,11 @@ impl RawSession {
             session: None,
         };
         let init = raw
-            .post(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            .post(
+                json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
                 "protocolVersion": "2025-11-25", "capabilities": {},
-                "clientInfo": {"name": "raw-bench", "version": "1"}}}))
+                "clientInfo": {"name": "raw-bench", "version": "1"}}}),
+            )
             .send()
             .await
             .expect("initialize");
@@ -155,7 +157,12 @@ async fn forage_call(client: &McpClient) -> Duration {
     args.insert("text".into(), json!("ping"));
     let start = Instant::now();
     let output = client
-        .call_tool("echo", args, Duration::from_secs(10), CancellationToken::new())
+        .call_tool(
+            "echo",
+            args,
+            Duration::from_secs(10),
+            CancellationToken::new(),
+        )
         .await
         .expect("call");
     let elapsed = start.elapsed();
