@@ -4,6 +4,7 @@
 pub mod cipher;
 pub mod error;
 pub mod postgres;
+mod secrets;
 pub mod sqlite;
 pub mod types;
 

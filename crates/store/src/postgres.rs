@@ -10,7 +10,7 @@ mod listen;
 mod notify;
 mod reads;
 mod schema;
-mod secrets;
+use crate::secrets;
 mod writes;
 
 use std::time::Duration;

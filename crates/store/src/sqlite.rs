@@ -1,7 +1,7 @@
 //! The embedded SQLite store: one writer thread with group commit, a pool of read-only
 //! connections, and a broadcast channel of notices.
 
-mod codec;
+pub(crate) mod codec;
 mod connection;
 mod deliveries;
 mod errors;
@@ -9,7 +9,7 @@ mod groups;
 mod pool;
 mod reads;
 mod schema;
-mod secrets;
+use crate::secrets;
 mod writer;
 mod writes;
 

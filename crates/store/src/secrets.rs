@@ -1,11 +1,11 @@
 //! Keeps MCP header values out of the database in clear: the request is stored redacted and
-//! the header values are sealed with the `SecretCipher` beside it (as the SQLite store does).
+//! the header values are sealed with the `SecretCipher` beside it. Shared by both stores.
 
 use std::collections::BTreeMap;
 
 use forage_api::TaskRunCreate;
 
-use super::codec::{from_json, to_json};
+use crate::sqlite::codec::{from_json, to_json};
 use crate::{SecretCipher, StoreError};
 
 /// The request as stored: redacted JSON and the sealed header values (`None` when there are none).
