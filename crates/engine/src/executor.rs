@@ -16,11 +16,15 @@ use tokio::time::Instant as TokioInstant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info_span};
 
+use std::sync::Mutex;
+
 use crate::budget::{ProcessorProfile, ProcessorTable};
+use crate::checkpoint::{self, Checkpointer};
 use crate::envelope::{Answer, AnswerSpec};
 use crate::events::EventSink;
 use crate::prompt;
-use crate::tool_calls::{refused, run_calls};
+use crate::run_state::{Batch, CallOutcome, RunState};
+use crate::tool_calls::{CallObserver, refused, run_calls, started_events};
 use crate::toolbox::Toolbox;
 
 /// What the engine needs to reach tools.
@@ -60,6 +64,8 @@ pub struct RunJob {
     pub request: TaskRunCreate,
     /// The conversation of the interaction this run continues.
     pub previous_transcript: Option<serde_json::Value>,
+    /// Where an earlier attempt of this run got to: its last checkpoint's version and state.
+    pub resume: Option<(u64, serde_json::Value)>,
 }
 
 /// How a run ended.
@@ -87,16 +93,6 @@ pub enum EngineOutcome {
 pub struct Engine {
     processors: ProcessorTable,
     tools: ToolEnv,
-}
-
-/// The state of one run while it executes.
-struct RunState {
-    messages: Vec<ChatMessage>,
-    trace: Vec<McpToolCall>,
-    sources: Vec<String>,
-    warnings: Vec<Warning>,
-    usage: TokenUsage,
-    tool_calls_used: u32,
 }
 
 /// Why the loop stopped without an answer.
@@ -141,53 +137,81 @@ impl Engine {
                 };
             }
         };
-        sink.emit(vec![RunEvent::Progress {
-            progress: ProgressKind::ExecStatus,
-            message: format!("Starting research with processor {}", job.processor),
-        }])
-        .await;
+        let (mut state, checkpoints) = match resumed_state(&job) {
+            Some((version, state)) => {
+                let checkpoints = Checkpointer::new(&*sink, version);
+                checkpoints
+                    .save(
+                        &state,
+                        vec![RunEvent::Progress {
+                            progress: ProgressKind::ExecStatus,
+                            message: format!(
+                                "Resuming after a restart: {} LLM turn(s) and {} tool call(s) already done",
+                                state.turn,
+                                state.trace.len()
+                            ),
+                        }],
+                    )
+                    .await;
+                (state, checkpoints)
+            }
+            None => {
+                let checkpoints = Checkpointer::new(&*sink, 0);
+                let state = RunState::default();
+                checkpoints
+                    .save(
+                        &state,
+                        vec![RunEvent::Progress {
+                            progress: ProgressKind::ExecStatus,
+                            message: format!("Starting research with processor {}", job.processor),
+                        }],
+                    )
+                    .await;
+                (state, checkpoints)
+            }
+        };
 
         let servers = job.request.mcp_servers.clone().unwrap_or_default();
-        let (toolbox, discovery_warnings) = if servers.is_empty() {
-            (Toolbox::default(), Vec::new())
+        let toolbox = if servers.is_empty() {
+            Toolbox::default()
         } else {
-            let discovered = tokio::select! {
+            let (toolbox, warnings) = tokio::select! {
                 found = Toolbox::discover(&servers, &self.tools) => found,
-                () = cancel.cancelled() => return EngineOutcome::Cancelled { warnings: Vec::new(), usage: TokenUsage::default() },
+                () = cancel.cancelled() => return EngineOutcome::Cancelled { warnings: state.warnings, usage: state.usage },
             };
-            let mut events: Vec<RunEvent> = discovered
-                .1
-                .iter()
-                .map(|w| RunEvent::Warning { warning: w.clone() })
-                .collect();
-            events.push(RunEvent::Progress {
-                progress: ProgressKind::Plan,
-                message: format!(
-                    "Found {} tools on {} of {} MCP servers",
-                    discovered.0.len(),
-                    discovered.0.server_count(),
-                    servers.len()
-                ),
-            });
-            sink.emit(events).await;
-            discovered
+            if !state.discovered {
+                let mut events: Vec<RunEvent> = warnings
+                    .iter()
+                    .map(|w| RunEvent::Warning { warning: w.clone() })
+                    .collect();
+                events.push(RunEvent::Progress {
+                    progress: ProgressKind::Plan,
+                    message: format!(
+                        "Found {} tools on {} of {} MCP servers",
+                        toolbox.len(),
+                        toolbox.server_count(),
+                        servers.len()
+                    ),
+                });
+                state.warnings.extend(warnings);
+                state.discovered = true;
+                state.messages = initial_messages(&job, &task_spec, toolbox.len());
+                checkpoints.save(&state, events).await;
+            }
+            toolbox
         };
+        if state.messages.is_empty() {
+            state.messages = initial_messages(&job, &task_spec, toolbox.len());
+            state.discovered = true;
+        }
 
-        let mut state = RunState {
-            messages: initial_messages(&job, &task_spec, toolbox.len()),
-            trace: Vec::new(),
-            sources: Vec::new(),
-            warnings: discovery_warnings,
-            usage: TokenUsage::default(),
-            tool_calls_used: 0,
-        };
         let result = self
             .agent_loop(
                 &profile,
                 &answer_spec,
                 &toolbox,
                 &mut state,
-                &*sink,
+                &checkpoints,
                 deadline,
                 &cancel,
             )
@@ -240,7 +264,7 @@ impl Engine {
         answer_spec: &AnswerSpec,
         toolbox: &Toolbox,
         state: &mut RunState,
-        sink: &dyn EventSink,
+        checkpoints: &Checkpointer<'_>,
         deadline: TokioInstant,
         cancel: &CancellationToken,
     ) -> Result<Answer, Stop> {
@@ -250,15 +274,31 @@ impl Engine {
             schema: answer_spec.envelope_schema(),
         };
         let max_turns = budget.max_turns.max(1);
-        let mut repairs = 0;
-        let mut told_to_answer = false;
-        for turn in 0..max_turns + budget.max_repairs {
+        while state.turn < max_turns + budget.max_repairs {
+            // An answer accepted just before a restart stands.
+            if let Some(content) = &state.final_answer {
+                return answer_spec
+                    .accept(content, &state.sources)
+                    .map_err(|problem| {
+                        Stop::Failed(format!("the saved answer is not acceptable: {problem}"))
+                    });
+            }
+            // A batch of tool calls interrupted by a restart is finished first.
+            if state.batch.is_some() {
+                self.finish_batch(toolbox, budget, state, checkpoints, cancel)
+                    .await;
+                if cancel.is_cancelled() {
+                    return Err(Stop::Cancelled);
+                }
+                continue;
+            }
+            let turn = state.turn;
             let tools_left = state.tool_calls_used < budget.max_tool_calls;
             let last_tool_turn = turn + 1 >= max_turns;
             let offer_tools = !toolbox.is_empty() && tools_left && !last_tool_turn;
-            if !toolbox.is_empty() && !offer_tools && !told_to_answer {
+            if !toolbox.is_empty() && !offer_tools && !state.told_to_answer {
                 state.messages.push(ChatMessage::user(prompt::ANSWER_NOW));
-                told_to_answer = true;
+                state.told_to_answer = true;
             }
             let request = ChatRequest {
                 model: profile.model.clone(),
@@ -290,52 +330,59 @@ impl Engine {
             state.usage.input_tokens += reply.usage.input_tokens;
             state.usage.output_tokens += reply.usage.output_tokens;
             state.usage.llm_calls += 1;
-            sink.emit(vec![RunEvent::LlmTurn {
+            let turn_event = RunEvent::LlmTurn {
                 turn: turn + 1,
                 input_tokens: reply.usage.input_tokens,
                 output_tokens: reply.usage.output_tokens,
                 duration_ms: clock.elapsed().as_millis() as u64,
                 tool_calls: reply.tool_calls.len() as u32,
-            }])
-            .await;
+            };
 
             if !reply.tool_calls.is_empty() {
                 state.messages.push(ChatMessage::Assistant {
                     content: reply.content.clone(),
                     tool_calls: reply.tool_calls.clone(),
                 });
-                self.call_tools(
-                    &reply.tool_calls,
-                    toolbox,
-                    budget,
-                    offer_tools,
-                    state,
-                    sink,
-                    cancel,
-                )
-                .await;
-                if cancel.is_cancelled() {
-                    return Err(Stop::Cancelled);
+                let allowed = if offer_tools {
+                    (budget.max_tool_calls.saturating_sub(state.tool_calls_used)) as usize
+                } else {
+                    0
+                };
+                let (run_now, over_budget) = reply
+                    .tool_calls
+                    .split_at(allowed.min(reply.tool_calls.len()));
+                if !over_budget.is_empty() {
+                    state.warnings.push(Warning::new(
+                        WarningKind::Warning,
+                        format!(
+                            "{} tool call(s) not made: the processor's budget allows {} per run",
+                            over_budget.len(),
+                            budget.max_tool_calls
+                        ),
+                    ));
                 }
+                state.tool_calls_used += run_now.len() as u32;
+                state.batch = Some(Batch {
+                    calls: run_now.to_vec(),
+                    refused: over_budget.to_vec(),
+                    ..Batch::default()
+                });
+                checkpoints.save(state, vec![turn_event]).await;
                 continue;
             }
 
             let content = reply.content.unwrap_or_default();
             match answer_spec.accept(&content, &state.sources) {
                 Ok(answer) => {
-                    state.messages.push(ChatMessage::assistant(content));
+                    state.messages.push(ChatMessage::assistant(content.clone()));
+                    state.final_answer = Some(content);
+                    checkpoints.save(state, vec![turn_event]).await;
                     return Ok(answer);
                 }
-                Err(problem) if repairs < budget.max_repairs => {
-                    repairs += 1;
-                    sink.emit(vec![RunEvent::Progress {
-                        progress: ProgressKind::ExecStatus,
-                        message: format!(
-                            "The answer was not acceptable ({problem}); asking the model to repair it ({repairs}/{})",
-                            budget.max_repairs
-                        ),
-                    }])
-                    .await;
+                Err(problem) if state.repairs < budget.max_repairs => {
+                    state.repairs += 1;
+                    state.turn += 1;
+                    let repairs = state.repairs;
                     state.messages.push(ChatMessage::assistant(content));
                     state
                         .messages
@@ -344,8 +391,17 @@ impl Engine {
                             repairs,
                             budget.max_repairs,
                         )));
+                    let notice = RunEvent::Progress {
+                        progress: ProgressKind::ExecStatus,
+                        message: format!(
+                            "The answer was not acceptable ({problem}); asking the model to repair it ({repairs}/{})",
+                            budget.max_repairs
+                        ),
+                    };
+                    checkpoints.save(state, vec![turn_event, notice]).await;
                 }
                 Err(problem) => {
+                    checkpoints.sink().emit(vec![turn_event]).await;
                     return Err(Stop::Failed(format!(
                         "the model's answer was still not acceptable after {} repair attempt(s): {problem}",
                         budget.max_repairs
@@ -359,42 +415,76 @@ impl Engine {
         )))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn call_tools(
+    /// Makes the calls of the current batch that have no result yet (each checkpointed as it
+    /// finishes), then adds every result to the conversation in the model's order.
+    async fn finish_batch(
         &self,
-        calls: &[forage_llm::ToolCall],
         toolbox: &Toolbox,
         budget: &crate::Budget,
-        tools_offered: bool,
         state: &mut RunState,
-        sink: &dyn EventSink,
+        checkpoints: &Checkpointer<'_>,
         cancel: &CancellationToken,
     ) {
-        let allowed = if tools_offered {
-            (budget.max_tool_calls.saturating_sub(state.tool_calls_used)) as usize
-        } else {
-            0
+        let Some(mut batch) = state.batch.take() else {
+            return;
         };
-        let (run_now, over_budget) = calls.split_at(allowed.min(calls.len()));
-        if !over_budget.is_empty() {
-            state.warnings.push(Warning::new(
-                WarningKind::Warning,
-                format!(
-                    "{} tool call(s) not made: the processor's budget allows {} per run",
-                    over_budget.len(),
-                    budget.max_tool_calls
-                ),
-            ));
+        let to_announce: Vec<&forage_llm::ToolCall> = batch
+            .calls
+            .iter()
+            .filter(|call| !batch.started.contains(&call.id))
+            .collect();
+        if !to_announce.is_empty() {
+            let events = to_announce
+                .iter()
+                .flat_map(|call| started_events(call, toolbox))
+                .collect();
+            batch
+                .started
+                .extend(to_announce.iter().map(|call| call.id.clone()));
+            state.batch = Some(batch);
+            checkpoints.save(state, events).await;
+            batch = state.batch.take().unwrap_or_default();
         }
-        state.tool_calls_used += run_now.len() as u32;
-        let outcomes =
-            run_calls(run_now, toolbox, budget.max_tool_output_chars, cancel, sink).await;
-        for outcome in outcomes {
-            state.trace.extend(outcome.trace);
-            state.sources.extend(outcome.source_text);
-            state.messages.push(outcome.message);
+
+        let pending = batch.unfinished();
+        let recorder = BatchRecorder {
+            state,
+            batch: Mutex::new(batch),
+            checkpoints,
+            cancel,
+        };
+        run_calls(
+            &pending,
+            toolbox,
+            budget.max_tool_output_chars,
+            cancel,
+            &recorder,
+        )
+        .await;
+        let batch = recorder
+            .batch
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner());
+        if cancel.is_cancelled() {
+            // Interrupted: keep the batch as it stands, so a resumed run finishes it.
+            state.batch = Some(batch);
+            return;
         }
-        for call in over_budget {
+        let Batch {
+            calls,
+            refused: over_budget,
+            mut finished,
+            ..
+        } = batch;
+        for call in &calls {
+            if let Some(at) = finished.iter().position(|done| done.call_id == call.id) {
+                let outcome = finished.swap_remove(at);
+                state.trace.extend(outcome.trace);
+                state.sources.extend(outcome.source_text);
+                state.messages.push(outcome.message);
+            }
+        }
+        for call in &over_budget {
             state.messages.push(
                 refused(
                     call,
@@ -402,6 +492,60 @@ impl Engine {
                 )
                 .message,
             );
+        }
+        state.turn += 1;
+        checkpoints.save(state, Vec::new()).await;
+    }
+}
+
+/// Records each finished call of a batch in the run's checkpoint, with its event.
+struct BatchRecorder<'a> {
+    /// The run's state apart from the batch (which is the field below while calls run).
+    state: &'a RunState,
+    batch: Mutex<Batch>,
+    checkpoints: &'a Checkpointer<'a>,
+    cancel: &'a CancellationToken,
+}
+
+#[async_trait::async_trait]
+impl CallObserver for BatchRecorder<'_> {
+    async fn finished(&self, outcome: &CallOutcome) {
+        // A call cut short by cancellation did not finish: a resumed run makes it again.
+        if self.cancel.is_cancelled() {
+            return;
+        }
+        let (version, snapshot) = self.checkpoints.snapshot(|| {
+            let mut batch = self.batch.lock().unwrap_or_else(|p| p.into_inner());
+            batch.finished.push(outcome.clone());
+            let mut value = checkpoint::encode(self.state);
+            if let Some(object) = value.as_object_mut() {
+                object.insert(
+                    "batch".into(),
+                    serde_json::to_value(&*batch).unwrap_or_default(),
+                );
+            }
+            value
+        });
+        let events = outcome
+            .trace
+            .iter()
+            .map(|call| RunEvent::ToolCallFinished { call: call.clone() })
+            .collect();
+        self.checkpoints
+            .sink()
+            .checkpoint(version, snapshot, events)
+            .await;
+    }
+}
+
+/// The state of an earlier attempt, when the run resumes from a checkpoint it can read.
+fn resumed_state(job: &RunJob) -> Option<(u64, RunState)> {
+    let (version, state) = job.resume.as_ref()?;
+    match serde_json::from_value::<RunState>(state.clone()) {
+        Ok(state) => Some((*version, state)),
+        Err(err) => {
+            tracing::warn!(run_id = %job.run_id, error = %err, "the run's checkpoint cannot be read; starting the run over");
+            None
         }
     }
 }

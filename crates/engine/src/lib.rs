@@ -2,14 +2,17 @@
 //! validating the answer against the output schema, and recording every step as an event.
 
 pub mod budget;
+pub mod checkpoint;
 pub mod envelope;
 pub mod events;
 pub mod executor;
 pub mod infer_schema;
 pub mod prompt;
+pub mod run_state;
 pub mod tool_calls;
 pub mod toolbox;
 
 pub use budget::{Budget, ProcessorProfile, ProcessorTable};
 pub use events::{EventSink, NullSink};
 pub use executor::{Engine, EngineOutcome, RunJob, ToolEnv};
+pub use run_state::RunState;

@@ -1,47 +1,77 @@
 //! Runs the tool calls of one model turn concurrently, each with its timeout and the run's
-//! cancellation, and turns each into a trace entry, events and the message the model reads.
+//! cancellation, and turns each into a trace entry and the message the model reads.
 
 use std::time::Instant;
 
+use async_trait::async_trait;
 use forage_api::{McpToolCall, ProgressKind, RunEvent};
 use forage_llm::{ChatMessage, ToolCall};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::events::EventSink;
+pub use crate::run_state::CallOutcome;
 use crate::toolbox::Toolbox;
 
-/// What one tool call produced.
-pub struct CallOutcome {
-    /// The trace entry, when the call reached (or was meant for) an MCP server.
-    pub trace: Option<McpToolCall>,
-    /// The reply to the model for this call id.
-    pub message: ChatMessage,
-    /// The full text the tool returned (for citation checks), if it succeeded.
-    pub source_text: Option<String>,
+/// Told of each call as it finishes (to record it before the others are done).
+#[async_trait]
+pub trait CallObserver: Sync {
+    async fn finished(&self, outcome: &CallOutcome);
 }
 
-/// Runs `calls` concurrently; results come back in the model's order. Each call's start and
-/// end reach `sink` as they happen, so watchers see a call while it runs.
+/// Runs `calls` concurrently; results come back in the model's order. `observer` hears of each
+/// call as it finishes, so watchers see a call's result while the others still run.
 pub async fn run_calls(
     calls: &[ToolCall],
     toolbox: &Toolbox,
     max_output_chars: usize,
     cancel: &CancellationToken,
-    sink: &dyn EventSink,
+    observer: &dyn CallObserver,
 ) -> Vec<CallOutcome> {
-    let futures = calls
-        .iter()
-        .map(|call| run_one(call, toolbox, max_output_chars, cancel, sink));
+    let futures = calls.iter().map(|call| async move {
+        let outcome = run_one(call, toolbox, max_output_chars, cancel).await;
+        observer.finished(&outcome).await;
+        outcome
+    });
     futures::future::join_all(futures).await
 }
 
 /// Tells the model a call it asked for will not run, and why.
 pub fn refused(call: &ToolCall, why: &str) -> CallOutcome {
     CallOutcome {
+        call_id: call.id.clone(),
         trace: None,
         message: ChatMessage::tool(call.id.clone(), format!("Error: {why}")),
         source_text: None,
+    }
+}
+
+/// The events that announce a call before it is sent (none for a tool that does not exist).
+pub fn started_events(call: &ToolCall, toolbox: &Toolbox) -> Vec<RunEvent> {
+    let Some(tool) = toolbox.route(&call.name) else {
+        return Vec::new();
+    };
+    vec![
+        RunEvent::Progress {
+            progress: ProgressKind::ToolCall,
+            message: format!(
+                "Calling {} on MCP server {}",
+                tool.tool_name, tool.server_name
+            ),
+        },
+        RunEvent::ToolCallStarted {
+            tool_call_id: call.id.clone(),
+            server_name: tool.server_name.clone(),
+            tool_name: tool.tool_name.clone(),
+            arguments: arguments_text(&call.arguments),
+        },
+    ]
+}
+
+/// The arguments as the trace shows them: normalised JSON, or the raw text when invalid.
+fn arguments_text(raw: &str) -> String {
+    match parse_arguments(raw) {
+        Ok(map) => serde_json::to_string(&map).unwrap_or_default(),
+        Err(_) => raw.to_owned(),
     }
 }
 
@@ -50,7 +80,6 @@ async fn run_one(
     toolbox: &Toolbox,
     max_output_chars: usize,
     cancel: &CancellationToken,
-    sink: &dyn EventSink,
 ) -> CallOutcome {
     let Some(tool) = toolbox.route(&call.name) else {
         return refused(
@@ -63,26 +92,6 @@ async fn run_one(
     };
     let started_at = chrono::Utc::now();
     let arguments = parse_arguments(&call.arguments);
-    let arguments_text = match &arguments {
-        Ok(map) => serde_json::to_string(map).unwrap_or_default(),
-        Err(_) => call.arguments.clone(),
-    };
-    sink.emit(vec![
-        RunEvent::Progress {
-            progress: ProgressKind::ToolCall,
-            message: format!(
-                "Calling {} on MCP server {}",
-                tool.tool_name, tool.server_name
-            ),
-        },
-        RunEvent::ToolCallStarted {
-            tool_call_id: call.id.clone(),
-            server_name: tool.server_name.clone(),
-            tool_name: tool.tool_name.clone(),
-            arguments: arguments_text.clone(),
-        },
-    ])
-    .await;
     let clock = Instant::now();
     let result = match arguments {
         Ok(map) => tool
@@ -103,7 +112,7 @@ async fn run_one(
         tool_call_id: call.id.clone(),
         server_name: tool.server_name.clone(),
         tool_name: tool.tool_name.clone(),
-        arguments: arguments_text,
+        arguments: arguments_text(&call.arguments),
         content: None,
         error: None,
         started_at: Some(forage_api::run::format_timestamp(&started_at)),
@@ -130,11 +139,8 @@ async fn run_one(
             (format!("Error: the tool call failed: {message}"), None)
         }
     };
-    sink.emit(vec![RunEvent::ToolCallFinished {
-        call: trace.clone(),
-    }])
-    .await;
     CallOutcome {
+        call_id: call.id.clone(),
         trace: Some(trace),
         message: ChatMessage::tool(call.id.clone(), model_text),
         source_text,

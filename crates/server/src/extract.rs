@@ -5,6 +5,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::request::Parts;
 use forage_api::{ApiError, RunId};
+use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
@@ -74,18 +75,54 @@ impl FromRequest<AppState> for JsonBytes {
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
+        let body: Body = req.into_body();
         if declared.is_some_and(|n| n > limit as u64) {
+            // Read (and drop) what the client is sending before answering, so it sees the 413
+            // rather than a connection reset in the middle of its upload.
+            drain(body, drain_cap(limit)).await;
             return Err(ApiError::payload_too_large(limit).into());
         }
-        let body: Body = req.into_body();
-        let bytes = axum::body::to_bytes(body, limit).await.map_err(|err| {
-            if is_length_limit(&err) {
-                ApiError::payload_too_large(limit)
-            } else {
-                ApiError::bad_request("Could not read the request body")
+        read_within(body, limit).await.map(JsonBytes)
+    }
+}
+
+/// How much of an oversized body is read and dropped before the 413 (beyond it, the
+/// connection is closed instead).
+fn drain_cap(limit: usize) -> usize {
+    limit.saturating_mul(4).max(16 * 1024 * 1024)
+}
+
+/// The body, or 413 once it passes `limit` (what follows is drained, within a bound).
+async fn read_within(body: Body, limit: usize) -> Result<Bytes, AppError> {
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| ApiError::bad_request("Could not read the request body"))?;
+        if bytes.len() + chunk.len() > limit {
+            let mut drained = bytes.len() + chunk.len();
+            let cap = drain_cap(limit);
+            while drained < cap {
+                match stream.next().await {
+                    Some(Ok(more)) => drained += more.len(),
+                    _ => break,
+                }
             }
-        })?;
-        Ok(JsonBytes(bytes))
+            return Err(ApiError::payload_too_large(limit).into());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(bytes))
+}
+
+/// Reads and drops up to `cap` bytes of `body`.
+async fn drain(body: Body, cap: usize) {
+    let mut stream = body.into_data_stream();
+    let mut drained = 0;
+    while drained < cap {
+        match stream.next().await {
+            Some(Ok(chunk)) => drained += chunk.len(),
+            _ => break,
+        }
     }
 }
 
@@ -100,17 +137,6 @@ fn is_json(content_type: Option<&str>) -> bool {
         .to_ascii_lowercase();
     essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
-}
-
-fn is_length_limit(err: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = source {
-        if e.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        source = e.source();
-    }
-    false
 }
 
 #[cfg(test)]

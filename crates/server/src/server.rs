@@ -46,6 +46,8 @@ pub struct Server {
     workers: WorkerSettings,
     grace: Duration,
     dispatcher: Dispatcher,
+    /// Held while serving from a SQLite data directory: one `forage serve` per directory.
+    data_lock: Option<std::fs::File>,
 }
 
 impl Server {
@@ -55,9 +57,25 @@ impl Server {
         check_listen(config)?;
         let processors = build_processors(config)?;
         let (store, cipher) = open_store(config).await?;
+        let data_lock = if config.database_url.is_none() {
+            let lock = lock_data_dir(config)?;
+            // This process alone works on the data directory, so leases still held there were
+            // held by a process that is gone: its runs resume now, not when the leases expire.
+            let freed = store.expire_leases().await?;
+            if freed > 0 {
+                tracing::info!(
+                    runs = freed,
+                    "resuming runs left running by the previous process"
+                );
+            }
+            Some(lock)
+        } else {
+            None
+        };
         let signing = Arc::new(SigningKeys::new(cipher));
         let mut server = Self::with_parts(config, store, processors).await?;
         server.set_signing_keys(signing, config)?;
+        server.data_lock = data_lock;
         Ok(server)
     }
 
@@ -114,6 +132,7 @@ impl Server {
                 node,
             },
             grace: config.shutdown_grace(),
+            data_lock: None,
         })
     }
 
@@ -151,6 +170,7 @@ impl Server {
             workers,
             grace,
             dispatcher,
+            data_lock: _data_lock,
         } = self;
         let pool = WorkerPool::start(state.store.clone(), engine, &workers);
         let stop_dispatch = tokio_util::sync::CancellationToken::new();
@@ -238,6 +258,36 @@ pub async fn open_store(config: &Config) -> Result<(Arc<dyn Store>, SecretCipher
             source: std::io::Error::other(e.to_string()),
         })??;
     Ok((Arc::new(store), cipher))
+}
+
+/// Takes the data directory's lock (`serve.lock`), or says which directory is in use.
+fn lock_data_dir(config: &Config) -> Result<std::fs::File, ServerError> {
+    let path = config.data.join("serve.lock");
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| ServerError::Io {
+            context: format!("cannot open the lock file {}", path.display()),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(ServerError::Io {
+            context: format!(
+                "another `forage serve` is using the data directory {}",
+                config.data.display()
+            ),
+            source: std::io::Error::other(
+                "stop it first, or give this server its own --data directory (several nodes share work through PostgreSQL: set FORAGE_DATABASE_URL)",
+            ),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(ServerError::Io {
+            context: format!("cannot lock {}", path.display()),
+            source,
+        }),
+    }
 }
 
 /// The secret key of a node on a shared database: it must be given (not generated per node),

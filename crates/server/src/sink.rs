@@ -1,16 +1,18 @@
-//! The engine's event sink: appends a run's events to the store's log.
+//! The engine's event sink: appends a run's events to the store's log, and saves the run's
+//! checkpoints with them under the worker's lease.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use forage_api::{RunEvent, RunId};
+use forage_api::RunEvent;
 use forage_engine::EventSink;
-use forage_store::Store;
+use forage_store::{Checkpoint, Lease, Store};
 
-/// Appends to one run's event log; a failed append is logged, never fatal to the run.
+/// Records one leased run's events and checkpoints; a failed write is logged, never fatal to
+/// the run (a lost lease is noticed by the heartbeat, which stops the run).
 pub struct StoreSink {
     pub store: Arc<dyn Store>,
-    pub run_id: RunId,
+    pub lease: Lease,
 }
 
 #[async_trait]
@@ -19,8 +21,19 @@ impl EventSink for StoreSink {
         if events.is_empty() {
             return;
         }
-        if let Err(err) = self.store.append_events(&self.run_id, &events).await {
-            tracing::warn!(run_id = %self.run_id, error = %err, "could not record run events");
+        if let Err(err) = self.store.append_events(&self.lease.run_id, &events).await {
+            tracing::warn!(run_id = %self.lease.run_id, error = %err, "could not record run events");
+        }
+    }
+
+    async fn checkpoint(&self, version: u64, state: serde_json::Value, events: Vec<RunEvent>) {
+        let checkpoint = Checkpoint { version, state };
+        if let Err(err) = self
+            .store
+            .save_checkpoint(&self.lease, &checkpoint, &events)
+            .await
+        {
+            tracing::warn!(run_id = %self.lease.run_id, error = %err, "could not save the run's checkpoint");
         }
     }
 }

@@ -133,6 +133,7 @@ impl Worker {
             lease,
             record,
             request,
+            checkpoint,
         } = leased;
         let run_id = record.id.clone();
         let Ok(processor) = record.processor.parse::<Processor>() else {
@@ -159,10 +160,11 @@ impl Worker {
             processor,
             request,
             previous_transcript,
+            resume: checkpoint.map(|c| (c.version, c.state)),
         };
         let sink = Arc::new(StoreSink {
             store: self.store.clone(),
-            run_id: run_id.clone(),
+            lease: lease.clone(),
         });
         let cancel = self.abort.child_token();
         let lost = Arc::new(AtomicBool::new(false));

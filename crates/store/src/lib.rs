@@ -62,6 +62,12 @@ pub trait Store: Send + Sync + 'static {
     /// Gives a leased run back to the queue (graceful shutdown before it finished).
     async fn release(&self, lease: &Lease) -> Result<(), StoreError>;
 
+    /// Ends every lease at once, so that idle workers take the runs over now rather than when
+    /// the leases would have expired. Only for a store no other live process works on (SQLite
+    /// at start-up, its data directory locked): the process that held the leases is gone.
+    /// Returns how many runs it freed.
+    async fn expire_leases(&self) -> Result<u64, StoreError>;
+
     /// Records a run's end, if `lease` still holds it; returns the final record.
     /// `Err(StoreError::LeaseLost)` when another worker owns the run now.
     async fn finish(&self, lease: &Lease, outcome: RunOutcome) -> Result<RunRecord, StoreError>;
@@ -70,6 +76,18 @@ pub trait Store: Send + Sync + 'static {
     /// a running one becomes `cancelling`, and its worker, told by `Notice::RunChanged`, stops it
     /// and finishes it as cancelled. A final run is returned unchanged.
     async fn cancel_run(&self, id: &RunId) -> Result<RunRecord, StoreError>;
+
+    /// Saves the checkpoint of a leased run and appends `events` to its log, in one
+    /// transaction, so that a resumed run neither repeats nor loses what the events announce.
+    /// A checkpoint whose version is not above the stored one is ignored (the events are
+    /// still appended). `Err(StoreError::LeaseLost)` when another worker owns the run now.
+    /// Returns the sequence number of the last event.
+    async fn save_checkpoint(
+        &self,
+        lease: &Lease,
+        checkpoint: &Checkpoint,
+        events: &[RunEvent],
+    ) -> Result<u64, StoreError>;
 
     /// Appends events to a run's log; returns the sequence number of the last one.
     async fn append_events(&self, run: &RunId, events: &[RunEvent]) -> Result<u64, StoreError>;

@@ -26,14 +26,14 @@ use tokio_postgres::NoTls;
 
 pub use schema::SCHEMA_VERSION;
 
-use codec::{to_json, truncate};
+use codec::{from_json, to_json, truncate};
 use errors::{from_pg, from_pool};
 use writes::{PreparedOutcome, PreparedRun};
 
 use crate::{
-    Delivery, DeliveryRecord, DeliveryResult, EventRecord, GroupEventRecord, GroupRecord, GroupRun,
-    GroupRunsQuery, Lease, LeasedRun, ListQuery, NewGroup, NewRun, Notice, QueueDepth, RunOutcome,
-    RunRecord, SecretCipher, Store, StoreError,
+    Checkpoint, Delivery, DeliveryRecord, DeliveryResult, EventRecord, GroupEventRecord,
+    GroupRecord, GroupRun, GroupRunsQuery, Lease, LeasedRun, ListQuery, NewGroup, NewRun, Notice,
+    QueueDepth, RunOutcome, RunRecord, SecretCipher, Store, StoreError,
 };
 
 /// Connections per store (per node).
@@ -325,10 +325,18 @@ impl Store for PostgresStore {
             };
             match secrets::open_request(&self.cipher, &row.request, row.secrets_sealed.as_deref()) {
                 Ok(request) => {
+                    let checkpoint = match row.checkpoint {
+                        Some((version, state)) => Some(Checkpoint {
+                            version: u64::try_from(version).unwrap_or(0),
+                            state: from_json("run checkpoint", &state)?,
+                        }),
+                        None => None,
+                    };
                     return Ok(Some(LeasedRun {
                         lease: row.lease,
                         record: row.record,
                         request,
+                        checkpoint,
                     }));
                 }
                 // A run whose request cannot be read would be leased forever: it fails, saying why.
@@ -363,6 +371,10 @@ impl Store for PostgresStore {
         Ok(changed == 1)
     }
 
+    async fn expire_leases(&self) -> Result<u64, StoreError> {
+        write!(self, |tx| writes::expire_leases(&tx))
+    }
+
     /// `Err(StoreError::LeaseLost)` when the lease no longer holds the run.
     async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
         write!(self, |tx| writes::release(&tx, lease))
@@ -375,6 +387,19 @@ impl Store for PostgresStore {
 
     async fn cancel_run(&self, id: &RunId) -> Result<RunRecord, StoreError> {
         write!(self, |tx| writes::cancel_run(&tx, id))
+    }
+
+    async fn save_checkpoint(
+        &self,
+        lease: &Lease,
+        checkpoint: &Checkpoint,
+        events: &[RunEvent],
+    ) -> Result<u64, StoreError> {
+        let version = i64::try_from(checkpoint.version).unwrap_or(i64::MAX);
+        let state = to_json("run checkpoint", &checkpoint.state)?;
+        write!(self, |tx| writes::save_checkpoint(
+            &tx, lease, version, &state, events
+        ))
     }
 
     async fn append_events(&self, run: &RunId, events: &[RunEvent]) -> Result<u64, StoreError> {

@@ -26,16 +26,16 @@ use tokio::sync::broadcast;
 
 pub use schema::SCHEMA_VERSION;
 
-use codec::{to_json, truncate};
+use codec::{from_json, to_json, truncate};
 use connection::Location;
 use pool::ReadPool;
 use writer::Writer;
 use writes::{PreparedOutcome, PreparedRun};
 
 use crate::{
-    Delivery, DeliveryRecord, DeliveryResult, EventRecord, GroupEventRecord, GroupRecord, GroupRun,
-    GroupRunsQuery, Lease, LeasedRun, ListQuery, NewGroup, NewRun, Notice, QueueDepth, RunOutcome,
-    RunRecord, SecretCipher, Store, StoreError,
+    Checkpoint, Delivery, DeliveryRecord, DeliveryResult, EventRecord, GroupEventRecord,
+    GroupRecord, GroupRun, GroupRunsQuery, Lease, LeasedRun, ListQuery, NewGroup, NewRun, Notice,
+    QueueDepth, RunOutcome, RunRecord, SecretCipher, Store, StoreError,
 };
 
 /// Read-only connections per database file.
@@ -264,10 +264,18 @@ impl Store for SqliteStore {
             };
             match secrets::open_request(&self.cipher, &row.request, row.secrets_sealed.as_deref()) {
                 Ok(request) => {
+                    let checkpoint = match row.checkpoint {
+                        Some((version, state)) => Some(Checkpoint {
+                            version: u64::try_from(version).unwrap_or(0),
+                            state: from_json("run checkpoint", &state)?,
+                        }),
+                        None => None,
+                    };
                     return Ok(Some(LeasedRun {
                         lease: row.lease,
                         record: row.record,
                         request,
+                        checkpoint,
                     }));
                 }
                 // A run whose request cannot be read would be leased forever: it fails, saying why.
@@ -294,6 +302,10 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn expire_leases(&self) -> Result<u64, StoreError> {
+        self.writer.write(writes::expire_leases).await
+    }
+
     /// `Err(StoreError::LeaseLost)` when the lease no longer holds the run.
     async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
         let lease = lease.clone();
@@ -314,6 +326,21 @@ impl Store for SqliteStore {
         let id = id.clone();
         self.writer
             .write(move |conn| writes::cancel_run(conn, &id))
+            .await
+    }
+
+    async fn save_checkpoint(
+        &self,
+        lease: &Lease,
+        checkpoint: &Checkpoint,
+        events: &[RunEvent],
+    ) -> Result<u64, StoreError> {
+        let lease = lease.clone();
+        let version = i64::try_from(checkpoint.version).unwrap_or(i64::MAX);
+        let state = to_json("run checkpoint", &checkpoint.state)?;
+        let events = events.to_vec();
+        self.writer
+            .write(move |conn| writes::save_checkpoint(conn, &lease, version, &state, &events))
             .await
     }
 

@@ -71,6 +71,16 @@ pub struct LeasedRun {
     pub record: RunRecord,
     /// The request with MCP header values decrypted.
     pub request: TaskRunCreate,
+    /// Where an earlier attempt got to, when the run ran before and checkpointed.
+    pub checkpoint: Option<Checkpoint>,
+}
+
+/// The engine's state of a running run at one moment, saved as it goes so that the run can
+/// resume after a crash. Versions grow: an older checkpoint never replaces a newer one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checkpoint {
+    pub version: u64,
+    pub state: serde_json::Value,
 }
 
 /// How a run ended.

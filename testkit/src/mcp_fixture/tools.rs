@@ -208,9 +208,9 @@ impl FixtureServer {
                 let key = arg_str(args, "key")?;
                 let count = {
                     let mut counters = self.state.counters.lock().unwrap();
-                    let count = counters.entry(key.to_string()).or_default();
-                    *count += 1;
-                    *count
+                    let calls = counters.entry(key.to_string()).or_default();
+                    calls.push(std::time::SystemTime::now());
+                    calls.len()
                 };
                 text(count.to_string())
             }

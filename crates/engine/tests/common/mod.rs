@@ -18,16 +18,27 @@ use forage_tools::NetworkPolicy;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-/// Records every event the engine emits.
+/// Records every event the engine emits, and the newest checkpoint it saved.
 #[derive(Default)]
 pub struct RecordingSink {
     pub events: Mutex<Vec<RunEvent>>,
+    pub checkpoint: Mutex<Option<(u64, Value)>>,
 }
 
 #[async_trait]
 impl EventSink for RecordingSink {
     async fn emit(&self, events: Vec<RunEvent>) {
         self.events.lock().unwrap().extend(events);
+    }
+
+    async fn checkpoint(&self, version: u64, state: Value, events: Vec<RunEvent>) {
+        {
+            let mut saved = self.checkpoint.lock().unwrap();
+            if saved.as_ref().is_none_or(|(v, _)| *v < version) {
+                *saved = Some((version, state));
+            }
+        }
+        self.emit(events).await;
     }
 }
 
@@ -104,12 +115,25 @@ impl Harness {
         previous_transcript: Option<Value>,
         cancel: CancellationToken,
     ) -> (EngineOutcome, Arc<RecordingSink>) {
+        self.resume(request, previous_transcript, None, cancel)
+            .await
+    }
+
+    /// Runs `request`, resuming from `checkpoint` (version and state) when given.
+    pub async fn resume(
+        &self,
+        request: TaskRunCreate,
+        previous_transcript: Option<Value>,
+        checkpoint: Option<(u64, Value)>,
+        cancel: CancellationToken,
+    ) -> (EngineOutcome, Arc<RecordingSink>) {
         let sink = Arc::new(RecordingSink::default());
         let job = RunJob {
             run_id: RunId::generate(),
             processor: request.processor.parse::<Processor>().unwrap(),
             request,
             previous_transcript,
+            resume: checkpoint,
         };
         let outcome = self.engine.execute(job, sink.clone(), cancel).await;
         (outcome, sink)

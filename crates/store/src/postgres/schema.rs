@@ -10,6 +10,7 @@ use crate::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_initial.sql"),
     include_str!("../../migrations/postgres/0002_groups_webhooks.sql"),
+    include_str!("../../migrations/postgres/0003_checkpoints.sql"),
 ];
 
 /// The schema version this build of forage writes and understands.

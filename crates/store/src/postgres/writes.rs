@@ -30,6 +30,8 @@ pub(crate) struct LeasedRow {
     pub record: RunRecord,
     pub request: String,
     pub secrets_sealed: Option<String>,
+    /// The version and JSON state of the run's last checkpoint, if it has one.
+    pub checkpoint: Option<(i64, String)>,
 }
 
 /// A run's end, encoded.
@@ -204,13 +206,43 @@ pub(crate) async fn lease_next(
         run_id: run_id.clone(),
         seq: last,
     });
+    let checkpoint = query_opt(
+        tx,
+        "SELECT version, state FROM run_checkpoints WHERE run_id = $1",
+        &[&run_id.as_str()],
+    )
+    .await?
+    .map(|row| {
+        Ok::<_, StoreError>((
+            row.try_get(0).map_err(from_pg)?,
+            row.try_get(1).map_err(from_pg)?,
+        ))
+    })
+    .transpose()?;
     let leased = LeasedRow {
         lease: Lease { run_id, token },
         record,
         request: row.try_get(15).map_err(from_pg)?,
         secrets_sealed: row.try_get(16).map_err(from_pg)?,
+        checkpoint,
     };
     Ok((Some(leased), notices))
+}
+
+pub(crate) async fn expire_leases(tx: &Tx<'_>) -> Written<u64> {
+    let changed = exec(
+        tx,
+        "UPDATE runs SET lease_expires_at = 0 \
+         WHERE status IN ('running', 'cancelling') AND lease_expires_at IS NOT NULL",
+        &[],
+    )
+    .await?;
+    let notices = if changed > 0 {
+        vec![Notice::RunQueued]
+    } else {
+        Vec::new()
+    };
+    Ok((changed, notices))
 }
 
 pub(crate) async fn release(tx: &Tx<'_>, lease: &Lease) -> Written<()> {
@@ -347,6 +379,39 @@ pub(crate) async fn finish(
         .await?,
     );
     Ok((record, notices))
+}
+
+/// Saves a leased run's checkpoint (unless a newer one is stored) and appends its events.
+pub(crate) async fn save_checkpoint(
+    tx: &Tx<'_>,
+    lease: &Lease,
+    version: i64,
+    state: &str,
+    events: &[RunEvent],
+) -> Written<u64> {
+    let id = lease.run_id.as_str();
+    let held = query_opt(
+        tx,
+        "SELECT lease_token FROM runs WHERE id = $1 FOR UPDATE",
+        &[&id],
+    )
+    .await?;
+    let Some(held) = held else {
+        return Err(StoreError::NotFound(id.to_owned()));
+    };
+    let token: Option<String> = held.try_get(0).map_err(from_pg)?;
+    if token.as_deref() != Some(lease.token.as_str()) {
+        return Err(StoreError::LeaseLost);
+    }
+    exec(
+        tx,
+        "INSERT INTO run_checkpoints (run_id, version, state) VALUES ($1, $2, $3) \
+         ON CONFLICT (run_id) DO UPDATE SET version = excluded.version, state = excluded.state \
+         WHERE excluded.version > run_checkpoints.version",
+        &[&id, &version, &state],
+    )
+    .await?;
+    append_events(tx, &lease.run_id, events).await
 }
 
 pub(crate) async fn append_events(tx: &Tx<'_>, run: &RunId, events: &[RunEvent]) -> Written<u64> {
@@ -514,6 +579,15 @@ async fn status_changed(
             group_id: group,
             seq,
         });
+    }
+    if next.is_final() {
+        // A final run never resumes: its checkpoint has served.
+        exec(
+            tx,
+            "DELETE FROM run_checkpoints WHERE run_id = $1",
+            &[&run.as_str()],
+        )
+        .await?;
     }
     if next.is_final()
         && let Some(url) = webhook_url

@@ -26,6 +26,8 @@ pub(crate) struct LeasedRow {
     pub record: RunRecord,
     pub request: String,
     pub secrets_sealed: Option<String>,
+    /// The version and JSON state of the run's last checkpoint, if it has one.
+    pub checkpoint: Option<(i64, String)>,
 }
 
 /// A run's end, encoded.
@@ -201,11 +203,19 @@ pub(crate) fn lease_next(
         run_id: run_id.clone(),
         seq: last,
     });
+    let checkpoint = conn
+        .prepare_cached("SELECT version, state FROM run_checkpoints WHERE run_id = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row([run_id.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()
+        })
+        .map_err(from_sqlite)?;
     let leased = LeasedRow {
         lease: Lease { run_id, token },
         record,
         request,
         secrets_sealed,
+        checkpoint,
     };
     Ok((Some(leased), notices))
 }
@@ -250,6 +260,22 @@ pub(crate) fn heartbeat(conn: &Connection, lease: &Lease, lease_for_us: i64) -> 
         })
         .map_err(from_sqlite)?;
     Ok((changed == 1, Vec::new()))
+}
+
+pub(crate) fn expire_leases(conn: &Connection) -> WriteResult<u64> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE runs SET lease_expires_at = 0 \
+             WHERE status IN ('running', 'cancelling') AND lease_expires_at IS NOT NULL",
+        )
+        .and_then(|mut stmt| stmt.execute([]))
+        .map_err(from_sqlite)?;
+    let notices = if changed > 0 {
+        vec![Notice::RunQueued]
+    } else {
+        Vec::new()
+    };
+    Ok((changed as u64, notices))
 }
 
 pub(crate) fn release(conn: &Connection, lease: &Lease) -> WriteResult<()> {
@@ -377,6 +403,36 @@ pub(crate) fn finish(
         now_us,
     )?);
     Ok((record, notices))
+}
+
+/// Saves a leased run's checkpoint (unless a newer one is stored) and appends its events.
+pub(crate) fn save_checkpoint(
+    conn: &Connection,
+    lease: &Lease,
+    version: i64,
+    state: &str,
+    events: &[RunEvent],
+) -> WriteResult<u64> {
+    let id = lease.run_id.as_str();
+    let token: Option<Option<String>> = conn
+        .prepare_cached("SELECT lease_token FROM runs WHERE id = ?1")
+        .and_then(|mut stmt| stmt.query_row([id], |row| row.get(0)).optional())
+        .map_err(from_sqlite)?;
+    match token {
+        None => return Err(StoreError::NotFound(id.to_owned())),
+        Some(token) if token.as_deref() != Some(lease.token.as_str()) => {
+            return Err(StoreError::LeaseLost);
+        }
+        Some(_) => {}
+    }
+    conn.prepare_cached(
+        "INSERT INTO run_checkpoints (run_id, version, state) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (run_id) DO UPDATE SET version = excluded.version, state = excluded.state \
+         WHERE excluded.version > run_checkpoints.version",
+    )
+    .and_then(|mut stmt| stmt.execute(params![id, version, state]))
+    .map_err(from_sqlite)?;
+    append_events(conn, &lease.run_id, events)
 }
 
 pub(crate) fn append_events(
@@ -556,6 +612,12 @@ fn status_changed(
             group_id: group,
             seq,
         });
+    }
+    if next.is_final() {
+        // A final run never resumes: its checkpoint has served.
+        conn.prepare_cached("DELETE FROM run_checkpoints WHERE run_id = ?1")
+            .and_then(|mut stmt| stmt.execute([run.as_str()]))
+            .map_err(from_sqlite)?;
     }
     if next.is_final()
         && let Some(url) = webhook_url

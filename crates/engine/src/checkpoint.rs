@@ -1,0 +1,49 @@
+//! Saves a run's state with the events that announce it, in versions that only grow, so
+//! that concurrent tool calls finishing in any order never put an older state over a newer one.
+
+use std::sync::Mutex;
+
+use forage_api::RunEvent;
+
+use crate::events::EventSink;
+use crate::run_state::RunState;
+
+/// Numbers and saves the checkpoints of one run.
+pub struct Checkpointer<'a> {
+    sink: &'a dyn EventSink,
+    /// The last version handed out; taken under this lock together with the state's snapshot.
+    version: Mutex<u64>,
+}
+
+impl<'a> Checkpointer<'a> {
+    /// Starts after `version` (the version the run resumed from, or 0).
+    pub fn new(sink: &'a dyn EventSink, version: u64) -> Self {
+        Checkpointer {
+            sink,
+            version: Mutex::new(version),
+        }
+    }
+
+    /// Saves `state` and appends `events` in one step.
+    pub async fn save(&self, state: &RunState, events: Vec<RunEvent>) {
+        let (version, snapshot) = self.snapshot(|| encode(state));
+        self.sink.checkpoint(version, snapshot, events).await;
+    }
+
+    /// Takes the next version and the state it belongs to together (`encode` runs under the
+    /// lock, so versions follow the order in which states were taken).
+    pub fn snapshot(&self, encode: impl FnOnce() -> serde_json::Value) -> (u64, serde_json::Value) {
+        let mut version = self.version.lock().unwrap_or_else(|p| p.into_inner());
+        *version += 1;
+        (*version, encode())
+    }
+
+    pub fn sink(&self) -> &dyn EventSink {
+        self.sink
+    }
+}
+
+/// The state as JSON (it is plain data, so this cannot fail in practice).
+pub fn encode(state: &RunState) -> serde_json::Value {
+    serde_json::to_value(state).unwrap_or(serde_json::Value::Null)
+}

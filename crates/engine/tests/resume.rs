@@ -1,0 +1,150 @@
+//! A run resumed from its last checkpoint carries on where it stopped: tool calls that finished
+//! are not sent again, an interrupted call is made again, and the trace is whole and in order.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use forage_api::{RunEvent, TaskOutput};
+use forage_engine::{EngineOutcome, RunState};
+use forage_testkit::mcp_fixture::start_fixture;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+const INPUT: &str = r#"Count and wait [[fake:call name=counter args={"key": "a"}]] [[fake:call name=slow args={"ms": 1500}]] [[fake:call name=counter args={"key": "b"} turn=1]]"#;
+
+#[tokio::test]
+async fn finished_calls_are_not_repeated_after_a_resume() {
+    let fixture = start_fixture().await;
+    let h = std::sync::Arc::new(Harness::start().await);
+    let mut req = request(
+        INPUT,
+        "pro",
+        json_schema(
+            json!({"type": "object", "properties": {"result": {"type": "string"}}, "required": ["result"]}),
+        ),
+    );
+    req.mcp_servers = Some(vec![mcp_server("fixture", &fixture.url, &[])]);
+
+    // First attempt: stopped once the quick call has finished and the slow one still runs.
+    let cancel = CancellationToken::new();
+    let sink = std::sync::Arc::new(RecordingSink::default());
+    let job = forage_engine::RunJob {
+        run_id: forage_api::RunId::generate(),
+        processor: "pro".parse().unwrap(),
+        request: req.clone(),
+        previous_transcript: None,
+        resume: None,
+    };
+    let first = {
+        let (h, sink, cancel) = (h.clone(), sink.clone(), cancel.clone());
+        tokio::spawn(async move { h.engine.execute(job, sink, cancel).await })
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let checkpoint = loop {
+        let saved = sink.checkpoint.lock().unwrap().clone();
+        if let Some((version, state)) = saved {
+            let parsed: RunState = serde_json::from_value(state.clone()).expect("a run state");
+            if parsed.batch.as_ref().is_some_and(|b| b.finished.len() == 1) {
+                break (version, state);
+            }
+        }
+        assert!(Instant::now() < deadline, "the quick call never finished");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    cancel.cancel();
+    assert!(matches!(
+        first.await.unwrap(),
+        EngineOutcome::Cancelled { .. }
+    ));
+    assert_eq!(fixture.counter("a"), 1);
+    assert_eq!(fixture.calls("slow"), 1);
+    assert_eq!(fixture.counter("b"), 0);
+
+    // Second attempt, from the checkpoint.
+    let (outcome, resumed) = h
+        .resume(req, None, Some(checkpoint), CancellationToken::new())
+        .await;
+    let (output, _, _) = completed(outcome);
+    assert_eq!(fixture.counter("a"), 1, "a finished call was sent again");
+    assert_eq!(
+        fixture.calls("slow"),
+        2,
+        "the interrupted call is made again"
+    );
+    assert_eq!(fixture.counter("b"), 1);
+
+    let TaskOutput::Json { mcp_tool_calls, .. } = output else {
+        panic!("json output")
+    };
+    let trace: Vec<(String, String)> = mcp_tool_calls
+        .expect("a trace")
+        .iter()
+        .map(|c| (c.tool_name.clone(), c.arguments.clone()))
+        .collect();
+    assert_eq!(
+        trace,
+        [
+            ("counter".to_owned(), r#"{"key":"a"}"#.to_owned()),
+            ("slow".to_owned(), r#"{"ms":1500}"#.to_owned()),
+            ("counter".to_owned(), r#"{"key":"b"}"#.to_owned()),
+        ]
+    );
+
+    // The resumed attempt announces only what it does itself.
+    let events = resumed.all();
+    assert!(events.iter().any(|e| matches!(e, RunEvent::Progress { message, .. } if message.starts_with("Resuming after a restart"))));
+    let started: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::ToolCallStarted { arguments, .. } => Some(arguments.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        started,
+        [r#"{"key":"b"}"#],
+        "calls announced before the restart are not announced again"
+    );
+    let finished: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::ToolCallFinished { call } => Some(call.tool_name.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(finished, ["slow", "counter"]);
+}
+
+#[tokio::test]
+async fn an_accepted_answer_is_not_asked_for_again() {
+    let h = Harness::start().await;
+    let req = request(
+        "Answer briefly [[fake:no_tools]]",
+        "lite",
+        json_schema(
+            json!({"type": "object", "properties": {"result": {"type": "string"}}, "required": ["result"]}),
+        ),
+    );
+    let (outcome, sink) = h.run(req.clone()).await;
+    let (first, _, _) = completed(outcome);
+    let checkpoint = sink
+        .checkpoint
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("a checkpoint");
+    let requests_before = h.llm.requests().len();
+
+    let (outcome, _) = h
+        .resume(req, None, Some(checkpoint), CancellationToken::new())
+        .await;
+    let (again, _, _) = completed(outcome);
+    assert_eq!(
+        h.llm.requests().len(),
+        requests_before,
+        "the model was asked again"
+    );
+    assert_eq!(again, first);
+}
