@@ -1,6 +1,7 @@
 //! Measures the embedded local model on this machine: prompt tokens/s, generation tokens/s,
-//! time to first token, and generation with vs without the grammar (what constrained decoding
-//! costs). Prints a markdown table.
+//! time to first token, generation with vs without the grammar (what constrained decoding
+//! costs), and a run's second agent turn with vs without the prompt cache. Prints a markdown
+//! table.
 //!
 //!   cargo run --release -p forage-bench --bin bench-local-llm [-- MODEL.gguf]
 //!
@@ -40,9 +41,18 @@ async fn main() -> anyhow::Result<()> {
     if let Ok(n) = std::env::var("BENCH_THREADS") {
         config.threads = Some(n.parse().context("BENCH_THREADS must be a number")?);
     }
-    let provider = tokio::task::spawn_blocking(move || LocalProvider::load(config))
-        .await?
-        .context("loading the model")?;
+    // Every figure but the last is measured without the prompt cache (each request evaluates
+    // its whole prompt); the last compares a second agent turn with and without it.
+    let provider = load(LocalConfig {
+        prompt_cache: false,
+        ..config.clone()
+    })
+    .await?;
+    let cached_provider = load(LocalConfig {
+        prompt_cache: true,
+        ..config
+    })
+    .await?;
     let cancel = CancellationToken::new();
     eprintln!("{}", forage_llm::LlmProvider::describe(&provider));
 
@@ -99,7 +109,16 @@ async fn main() -> anyhow::Result<()> {
         agent.push(run(&provider, &agent_request(), Decoding::Constrained, &cancel).await?);
     }
 
-    let prompt_tps = rate(&prompt, |s| s.prompt_tokens, |s| s.prompt_time);
+    // A run's second turn (the first turn's messages, its reply and a tool result): with the
+    // prompt cache only what is new is evaluated. Alternated, cached first.
+    let mut turn2_cached = Vec::new();
+    let mut turn2_uncached = Vec::new();
+    for _ in 0..3 {
+        turn2_cached.push(second_agent_turn(&cached_provider, &cancel).await?);
+        turn2_uncached.push(second_agent_turn(&provider, &cancel).await?);
+    }
+
+    let prompt_tps = rate(&prompt, |s| s.evaluated_prompt_tokens(), |s| s.prompt_time);
     let gen_c = gen_rate(&constrained);
     let gen_u = gen_rate(&unconstrained);
     let ratio = gen_c / gen_u;
@@ -155,6 +174,16 @@ async fn main() -> anyhow::Result<()> {
         agent[0].output_tokens,
         median_ms(&agent, |s| s.time_to_first_token + s.generation_time)
     );
+    let ttft_cached = median_ms(&turn2_cached, |s| s.time_to_first_token);
+    let ttft_uncached = median_ms(&turn2_uncached, |s| s.time_to_first_token);
+    println!(
+        "| time to first token, second agent turn ({} tokens, {} cached) | {:.0} ms with the prompt cache, {:.0} ms without ({:.1}x faster) |",
+        turn2_cached[0].prompt_tokens,
+        turn2_cached[0].cached_prompt_tokens,
+        ttft_cached,
+        ttft_uncached,
+        ttft_uncached / ttft_cached.max(1e-9)
+    );
     println!();
     println!(
         "targets: generation >= 100 tok/s: {}; constrained at most 15% slower: {}",
@@ -166,6 +195,42 @@ async fn main() -> anyhow::Result<()> {
         if ratio >= 0.85 { "met" } else { "NOT met" }
     );
     Ok(())
+}
+
+async fn load(config: LocalConfig) -> anyhow::Result<LocalProvider> {
+    tokio::task::spawn_blocking(move || LocalProvider::load(config))
+        .await?
+        .context("loading the model")
+}
+
+/// Both turns of a run's start on `provider`; the second turn's measurements.
+async fn second_agent_turn(
+    provider: &LocalProvider,
+    cancel: &CancellationToken,
+) -> anyhow::Result<GenerationStats> {
+    let first = agent_request();
+    let (reply, _) = provider
+        .chat_with_stats(&first, cancel, Decoding::Constrained)
+        .await?;
+    let mut messages = first.messages.clone();
+    messages.push(ChatMessage::Assistant {
+        content: reply.content.clone(),
+        tool_calls: reply.tool_calls.clone(),
+    });
+    let results = "1. ACME Corporation - Wikipedia: ACME Corporation is an American manufacturer of \
+        consumer goods founded in 1947 in Fairfield, New Jersey, by the brothers Walter and Ruth \
+        Acme. 2. About us - ACME: Since 1947 we have built tools for homes and workshops; our \
+        first product was a spring-loaded mousetrap. 3. ACME history timeline: 1947 founded, 1962 \
+        listed on the stock exchange, 1988 moved its headquarters to Chicago, 2004 acquired \
+        Roadrunner Logistics.";
+    if reply.tool_calls.is_empty() {
+        messages.push(ChatMessage::user(format!("Search results:\n{results}")));
+    }
+    for call in &reply.tool_calls {
+        messages.push(ChatMessage::tool(call.id.clone(), results));
+    }
+    let second = ChatRequest { messages, ..first };
+    run(provider, &second, Decoding::Constrained, cancel).await
 }
 
 async fn run(

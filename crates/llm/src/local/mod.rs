@@ -16,6 +16,7 @@ mod provider;
 mod reply;
 mod sampler;
 mod schema;
+mod slot;
 
 pub use config::LocalConfig;
 pub use generate::{Decoding, GenerationStats};

@@ -1,43 +1,41 @@
 //! `LocalProvider`: the embedded model behind the [`LlmProvider`] trait. The model and its
-//! grammar tokenizer are loaded once and shared; each request waits for one of
-//! `max_concurrent` slots, then generates on a blocking thread (never on the async runtime).
+//! grammar tokenizer are loaded once and shared; each request renders and tokenizes its prompt,
+//! waits for one of `max_concurrent` slots, then generates on that slot's own thread (never on
+//! the async runtime), reusing what the slot evaluated for an earlier turn of the same run.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::sampling::LlamaSampler;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::backend::backend;
 use super::config::LocalConfig;
 use super::error::LocalError;
-use super::generate::{self, Decoding, GenerationStats, Job};
+use super::generate::{self, Decoding, Generation, GenerationStats, Job};
 use super::grammar::Grammars;
 use super::prompt;
 use super::reply;
 use super::schema::StepShape;
+use super::slot::Slots;
 use crate::{ChatRequest, ChatResponse, LlmError, LlmProvider, Usage};
 
-/// The embedded GGUF model. Cheap to clone; clones share the model.
+/// The embedded GGUF model. Cheap to clone; clones share the model and its slots.
 #[derive(Clone)]
 pub struct LocalProvider {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    model: LlamaModel,
+    model: Arc<LlamaModel>,
     grammars: Grammars,
     config: LocalConfig,
     /// The model's name: its file name without `.gguf`.
     name: String,
-    slots: Arc<Semaphore>,
-    running: AtomicUsize,
-    context_lock: Mutex<()>,
+    slots: Slots,
 }
 
 impl std::fmt::Debug for LocalProvider {
@@ -87,18 +85,23 @@ impl LocalProvider {
             context_tokens = config.context_tokens,
             threads = config.resolved_threads(),
             max_concurrent = config.max_concurrent,
+            prompt_cache = config.prompt_cache,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "local model loaded"
+        );
+        let model = Arc::new(model);
+        let slots = Slots::for_model(
+            model.clone(),
+            config.max_concurrent,
+            config.resolved_threads(),
         );
         Ok(LocalProvider {
             inner: Arc::new(Inner {
                 model,
                 grammars,
-                slots: Arc::new(Semaphore::new(config.max_concurrent)),
                 config,
                 name,
-                running: AtomicUsize::new(0),
-                context_lock: Mutex::new(()),
+                slots,
             }),
         })
     }
@@ -118,40 +121,35 @@ impl LocalProvider {
     ) -> Result<(ChatResponse, GenerationStats), LlmError> {
         let permit = tokio::select! {
             _ = cancel.cancelled() => return Err(LlmError::Cancelled),
-            permit = self.inner.slots.clone().acquire_owned() => permit
-                .map_err(|_| LlmError::Config("the local model was shut down".into()))?,
+            permit = self.inner.slots.acquire() => permit
+                .ok_or_else(|| LlmError::Config("the local model was shut down".into()))?,
         };
+        let started = Instant::now();
         // Dropping this future (caller gave up) stops the generation too.
         let stop = cancel.child_token();
         let _stop_on_drop = stop.clone().drop_guard();
         let inner = self.inner.clone();
-        let request = request.clone();
-        let task = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            inner.generate(&request, &stop, decoding)
-        });
-        match task.await {
-            Ok(result) => result.map_err(LlmError::from),
-            Err(e) => Err(LlmError::InvalidResponse(format!(
-                "the local generation thread failed: {e}"
-            ))),
+        let owned = request.clone();
+        let (job, shape) = tokio::task::spawn_blocking(move || inner.prepare(&owned, decoding))
+            .await
+            .map_err(|e| {
+                LlmError::InvalidResponse(format!("preparing the local generation failed: {e}"))
+            })?;
+        if stop.is_cancelled() {
+            return Err(LlmError::Cancelled);
         }
+        let generation = self
+            .inner
+            .slots
+            .run(permit, job, stop.clone(), started)
+            .await?;
+        Ok(self.inner.finish(generation, &shape))
     }
 }
 
 impl Inner {
-    fn generate(
-        &self,
-        request: &ChatRequest,
-        cancel: &CancellationToken,
-        decoding: Decoding,
-    ) -> Result<(ChatResponse, GenerationStats), LocalError> {
-        let started = Instant::now();
-        let running = self.running.fetch_add(1, Ordering::SeqCst) + 1;
-        let _running = RunningGuard(&self.running);
-        // Generations running at once share the threads rather than oversubscribe the cores.
-        let threads = (self.config.resolved_threads() / running).max(1);
-
+    /// The generation's inputs: the prompt rendered and tokenized, the step's grammar.
+    fn prepare(&self, request: &ChatRequest, decoding: Decoding) -> (Job, StepShape) {
         let shape = StepShape::from_request(&request.tools, request.response_format.as_ref());
         let prompt = prompt::render(&self.model, &prompt::turns(request, &shape));
         let matcher = match decoding {
@@ -160,14 +158,19 @@ impl Inner {
         };
         let cap = self.config.max_output_tokens_cap;
         let job = Job {
-            prompt,
+            prompt: generate::tokenize(&self.model, &prompt),
             matcher,
             max_output_tokens: request.max_output_tokens.unwrap_or(cap).min(cap),
             temperature: request.temperature,
-            threads,
+            threads: self.config.resolved_threads(),
             context_tokens: self.config.context_tokens,
+            prompt_cache: self.config.prompt_cache,
         };
-        let generation = generate::run(&self.model, &self.context_lock, job, cancel, started)?;
+        (job, shape)
+    }
+
+    /// The reply from what the model generated.
+    fn finish(&self, generation: Generation, shape: &StepShape) -> (ChatResponse, GenerationStats) {
         if let generate::Finish::GrammarError(e) = &generation.finish {
             tracing::warn!(error = %e, "constrained decoding stopped on a grammar error");
         }
@@ -175,6 +178,7 @@ impl Inner {
         tracing::trace!(text = %generation.text.chars().take(2000).collect::<String>(), "local generation text");
         tracing::debug!(
             prompt_tokens = stats.prompt_tokens,
+            cached_prompt_tokens = stats.cached_prompt_tokens,
             output_tokens = stats.output_tokens,
             ttft_ms = stats.time_to_first_token.as_millis() as u64,
             tokens_per_second = stats.generation_tokens_per_second(),
@@ -187,20 +191,11 @@ impl Inner {
         let response = reply::response(
             &generation.text,
             &generation.finish,
-            &shape,
+            shape,
             usage,
             &self.name,
         );
-        Ok((response, stats))
-    }
-}
-
-/// Counts a generation as running until dropped.
-struct RunningGuard<'a>(&'a AtomicUsize);
-
-impl Drop for RunningGuard<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        (response, stats)
     }
 }
 
