@@ -12,6 +12,7 @@
 //! | `/malformed/mcp` | `tools/call` `not_json` / `wrong_shape` answered with garbage |
 //! | `/endless/mcp` | `tools/call` answered by an SSE stream of keep-alive comments, forever |
 //! | `/drop/mcp` | `tools/call` answered by an SSE stream whose connection drops |
+//! | `/lean/mcp` | all tools, stateless, each reply a plain JSON body, nothing recorded: the server's own cost kept small for benchmarks |
 
 mod faults;
 mod observe;
@@ -44,7 +45,8 @@ pub const FIXTURE_TOKEN: &str = "fixture-token";
 #[derive(Default)]
 pub struct FixtureState {
     calls: Mutex<HashMap<String, usize>>,
-    counters: Mutex<HashMap<String, usize>>,
+    /// When each `counter(key)` call arrived, per key.
+    counters: Mutex<HashMap<String, Vec<std::time::SystemTime>>>,
     cancellations: AtomicUsize,
     slow_cancelled: AtomicUsize,
     initializations: AtomicUsize,
@@ -133,13 +135,18 @@ impl FixtureHandle {
 
     /// How often `counter(key)` was called with `key`.
     pub fn counter(&self, key: &str) -> usize {
+        self.counter_calls(key).len()
+    }
+
+    /// When each `counter(key)` call with `key` arrived, oldest first.
+    pub fn counter_calls(&self, key: &str) -> Vec<std::time::SystemTime> {
         self.state
             .counters
             .lock()
             .unwrap()
             .get(key)
-            .copied()
-            .unwrap_or(0)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Stops the server (also done on drop).
@@ -215,10 +222,26 @@ fn router(state: Arc<FixtureState>, shutdown: CancellationToken) -> Router {
             state.clone(),
             observe::expire_sessions,
         ));
+    // Outside the recording layer: it reads and parses every body, which a benchmark would
+    // count as the client's time.
+    let lean = Router::new().nest_service("/lean/mcp", {
+        let st = state.clone();
+        let config = StreamableHttpServerConfig::default()
+            .with_cancellation_token(shutdown.child_token())
+            .with_sse_keep_alive(None)
+            .with_legacy_session_mode(false)
+            .with_json_response(true);
+        StreamableHttpService::new(
+            move || Ok(tools::FixtureServer::new(st.clone(), None)),
+            Arc::new(LocalSessionManager::default()),
+            config,
+        )
+    });
     Router::new()
         .merge(plain)
         .merge(auth)
         .merge(expire)
         .merge(faults::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(state, observe::record))
+        .merge(lean)
 }

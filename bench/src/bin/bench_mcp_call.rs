@@ -85,6 +85,8 @@ struct RawSession {
     http: reqwest::Client,
     url: String,
     session: Option<String>,
+    /// Whether `initialize` is done (later requests name the protocol version).
+    initialized: bool,
 }
 
 impl RawSession {
@@ -96,9 +98,10 @@ impl RawSession {
             .header("content-type", "application/json")
             .json(&body);
         if let Some(id) = &self.session {
-            request = request
-                .header("mcp-session-id", id)
-                .header("mcp-protocol-version", "2025-11-25");
+            request = request.header("mcp-session-id", id);
+        }
+        if self.initialized {
+            request = request.header("mcp-protocol-version", "2025-11-25");
         }
         request
     }
@@ -108,6 +111,7 @@ impl RawSession {
             http: reqwest::Client::new(),
             url: url.to_owned(),
             session: None,
+            initialized: false,
         };
         let init = raw
             .post(
@@ -124,6 +128,7 @@ impl RawSession {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         init.bytes().await.expect("initialize body");
+        raw.initialized = true;
         raw.post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
             .send()
             .await
@@ -230,19 +235,9 @@ fn peer(name: &str, program: &Path, args: &[&str]) -> Option<Figures> {
     })
 }
 
-#[tokio::main]
-async fn main() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("repo root")
-        .to_path_buf();
-    let fixture = start_fixture();
-    let url = fixture.url.clone();
-    eprintln!(
-        "MCP server: {url} (testkit rmcp fixture, own process); {CALLS} calls after {WARMUP} warm-up, one at a time"
-    );
-
-    let (raw, forage) = raw_and_forage(&url).await;
+/// Every client against one server: forage and raw interleaved, then the peers.
+async fn measure(root: &Path, url: &str) -> (Figures, Figures, Option<Figures>, Option<Figures>) {
+    let (raw, forage) = raw_and_forage(url).await;
     let calls = CALLS.to_string();
     let warmup = WARMUP.to_string();
     let python = peer(
@@ -252,7 +247,7 @@ async fn main() {
             root.join("bench/peers/mcp_python_client.py")
                 .to_str()
                 .unwrap(),
-            &url,
+            url,
             &calls,
             &warmup,
         ],
@@ -262,17 +257,22 @@ async fn main() {
         Path::new("node"),
         &[
             root.join("bench/peers/mcp_ts_client.mjs").to_str().unwrap(),
-            &url,
+            url,
             &calls,
             &warmup,
         ],
     );
-    drop(fixture);
+    (raw, forage, python, node)
+}
 
+fn print_table(title: &str, raw: &Figures, forage: &Figures, others: &[Option<Figures>]) {
+    println!("{title}");
+    println!();
     println!("| client | p50 ms | p99 ms | calls | p50 vs raw | forage speed-up (p50) |");
     println!("|---|---|---|---|---|---|");
-    let rows: Vec<&Figures> = [Some(&raw), Some(&forage), python.as_ref(), node.as_ref()]
+    let rows: Vec<&Figures> = [Some(raw), Some(forage)]
         .into_iter()
+        .chain(others.iter().map(Option::as_ref))
         .flatten()
         .collect();
     for f in &rows {
@@ -286,8 +286,44 @@ async fn main() {
             f.p50 / forage.p50
         );
     }
-    let overhead = forage.p50 / raw.p50;
     println!();
+}
+
+#[tokio::main]
+async fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root")
+        .to_path_buf();
+    let fixture = start_fixture();
+    // `/lean/mcp` answers each call with a plain JSON body and records nothing, so the
+    // server's own cost is small and the clients' costs show; `/mcp` keeps a session and
+    // answers over SSE, as many servers do.
+    let base = fixture.url.trim_end_matches("/mcp").to_owned();
+    let lean_url = format!("{base}/lean/mcp");
+    let session_url = fixture.url.clone();
+    eprintln!(
+        "MCP server: {base} (testkit rmcp fixture, own process); {CALLS} calls after {WARMUP} warm-up, one at a time"
+    );
+
+    let (raw, forage, python, node) = measure(&root, &lean_url).await;
+    let (s_raw, s_forage, s_python, s_node) = measure(&root, &session_url).await;
+    drop(fixture);
+
+    print_table(
+        "Stateless server, JSON replies (`/lean/mcp`): the targets are measured here",
+        &raw,
+        &forage,
+        &[python.clone(), node.clone()],
+    );
+    print_table(
+        "Session server, SSE replies (`/mcp`), for comparison",
+        &s_raw,
+        &s_forage,
+        &[s_python, s_node],
+    );
+
+    let overhead = forage.p50 / raw.p50;
     println!(
         "target forage <= 1.2x raw round trip: {:.2}x — {}",
         overhead,
