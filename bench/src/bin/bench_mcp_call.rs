@@ -296,9 +296,8 @@ async fn main() {
         .expect("repo root")
         .to_path_buf();
     let fixture = start_fixture();
-    // `/lean/mcp` answers each call with a plain JSON body and records nothing, so the
-    // server's own cost is small and the clients' costs show; `/mcp` keeps a session and
-    // answers over SSE, as many servers do.
+    // `/mcp` keeps a session and answers over SSE, as many servers do; `/lean/mcp` answers
+    // each call with a plain JSON body and records nothing (the server's cheapest mode).
     let base = fixture.url.trim_end_matches("/mcp").to_owned();
     let lean_url = format!("{base}/lean/mcp");
     let session_url = fixture.url.clone();
@@ -306,21 +305,21 @@ async fn main() {
         "MCP server: {base} (testkit rmcp fixture, own process); {CALLS} calls after {WARMUP} warm-up, one at a time"
     );
 
-    let (raw, forage, python, node) = measure(&root, &lean_url).await;
-    let (s_raw, s_forage, s_python, s_node) = measure(&root, &session_url).await;
+    let (raw, forage, python, node) = measure(&root, &session_url).await;
+    let (l_raw, l_forage, l_python, l_node) = measure(&root, &lean_url).await;
     drop(fixture);
 
     print_table(
-        "Stateless server, JSON replies (`/lean/mcp`): the targets are measured here",
+        "Session server, SSE replies (`/mcp`): the targets are measured here",
         &raw,
         &forage,
         &[python.clone(), node.clone()],
     );
     print_table(
-        "Session server, SSE replies (`/mcp`), for comparison",
-        &s_raw,
-        &s_forage,
-        &[s_python, s_node],
+        "Stateless server, JSON replies (`/lean/mcp`), for comparison",
+        &l_raw,
+        &l_forage,
+        &[l_python, l_node],
     );
 
     let overhead = forage.p50 / raw.p50;
