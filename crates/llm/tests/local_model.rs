@@ -128,11 +128,10 @@ async fn answer_follows_the_response_format() {
     validate(&schema, &value);
 }
 
-#[tokio::test]
-async fn cancellation_stops_a_long_generation_promptly() {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    // The grammar forces a long answer (at least 400 numbers), so only cancellation ends it early.
-    let request = ChatRequest {
+/// A request whose grammar forces a long answer (at least 400 numbers), so only cancellation
+/// ends it early.
+fn counting_request() -> ChatRequest {
+    ChatRequest {
         model: "local".into(),
         messages: vec![ChatMessage::user("Count from 1 to 1000.")],
         response_format: Some(ResponseFormat {
@@ -145,7 +144,13 @@ async fn cancellation_stops_a_long_generation_promptly() {
         }),
         max_output_tokens: Some(2000),
         ..ChatRequest::default()
-    };
+    }
+}
+
+#[tokio::test]
+async fn cancellation_stops_a_long_generation_promptly() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let request = counting_request();
     let cancel = CancellationToken::new();
     let trigger = cancel.clone();
     let provider = provider();
@@ -390,21 +395,8 @@ async fn after_a_cancelled_generation_the_cache_still_answers_correctly() {
     let provider = fresh_provider(true);
     let first = first_turn();
     let (reply, _) = ask(&provider, &first).await;
-    // A long answer (at least 400 numbers), cancelled mid-way.
-    let counting = ChatRequest {
-        model: "local".into(),
-        messages: vec![ChatMessage::user("Count from 1 to 1000.")],
-        response_format: Some(ResponseFormat {
-            name: "numbers".into(),
-            schema: json!({
-                "type": "object",
-                "properties": {"n": {"type": "array", "items": {"type": "integer"}, "minItems": 400}},
-                "required": ["n"],
-            }),
-        }),
-        max_output_tokens: Some(2000),
-        ..ChatRequest::default()
-    };
+    // A long answer, cancelled mid-way.
+    let counting = counting_request();
     let cancel = CancellationToken::new();
     let trigger = cancel.clone();
     let long = {
