@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use forage_mcp::{McpClient, ServerSpec, Timeouts};
+use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -139,14 +140,24 @@ impl RawSession {
         raw
     }
 
-    /// One `tools/call` of echo; the time until the whole reply is read.
+    /// One `tools/call` of echo; the time until the reply is read (a JSON body to its end; an
+    /// event stream up to the end of the reply's event, the rest read off the clock, as
+    /// forage's client does).
     async fn call(&self, id: usize) -> Duration {
         let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
                           "params": {"name": "echo", "arguments": {"text": "ping"}}});
         let start = Instant::now();
         let reply = self.post(body).send().await.expect("tools/call");
-        let bytes = reply.bytes().await.expect("tools/call body");
+        let mut chunks = reply.bytes_stream();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = chunks.next().await {
+            bytes.extend_from_slice(&chunk.expect("tools/call body"));
+            if bytes.windows(4).any(|w| w == b"ping") && bytes.ends_with(b"\n\n") {
+                break;
+            }
+        }
         let elapsed = start.elapsed();
+        tokio::spawn(async move { while let Some(Ok(_)) = chunks.next().await {} });
         assert!(
             bytes.windows(4).any(|w| w == b"ping"),
             "unexpected reply: {}",

@@ -1,17 +1,23 @@
 //! `McpClient`: one live session with one MCP server; cheap to clone, safe to share.
 //!
 //! No lock is held across I/O: each call talks to rmcp's `Peer` directly, so concurrent
-//! calls to one server run concurrently.
+//! calls to one server run concurrently. On an established Streamable HTTP session a
+//! `tools/call` goes out as one direct POST (see `direct_call`), rmcp's path being the
+//! fallback while a session is (re-)established.
 
 use std::{
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
 use rmcp::{
     RoleClient,
     model::{
-        CallToolRequest, CallToolRequestParams, ClientRequest, PaginatedRequestParams, ServerResult,
+        CallToolRequest, CallToolRequestParams, CancelledNotification, CancelledNotificationParam,
+        ClientNotification, ClientRequest, NumberOrString, PaginatedRequestParams, ServerResult,
     },
     service::{Peer, PeerRequestOptions},
 };
@@ -21,6 +27,8 @@ use tracing::Instrument;
 use crate::{
     Limits, McpError, Phase, ServerSpec, ToolInfo, ToolOutput, TransportKind, classify,
     connect::{self, Session},
+    direct_call::{DirectCall, DirectFailure},
+    route::RouteCell,
     tools::filter_allowed,
 };
 
@@ -42,6 +50,12 @@ struct Inner {
     limits: Limits,
     /// Held only to close it; never locked across I/O.
     session: Mutex<Option<Session>>,
+    /// The HTTP client (with the network guard) direct calls go through.
+    http: reqwest::Client,
+    /// Where direct calls go; `None` on the legacy transport.
+    route: Option<RouteCell>,
+    /// Numbers the ids of direct calls (`forage-N`, apart from rmcp's numeric ids).
+    next_direct_id: AtomicU64,
 }
 
 impl std::fmt::Debug for McpClient {
@@ -69,17 +83,23 @@ impl McpClient {
         limits: Limits,
     ) -> Result<McpClient, McpError> {
         let span = tracing::info_span!("mcp_connect", server = %spec.name);
-        let (session, kind) = connect::open(spec, http, limits).instrument(span).await?;
+        let opened = connect::open(spec, http.clone(), limits)
+            .instrument(span)
+            .await?;
+        let kind = opened.kind;
         tracing::info!(server = %spec.name, transport = ?kind, "MCP server connected");
         Ok(McpClient {
             inner: Arc::new(Inner {
                 name: spec.name.clone(),
                 kind,
-                peer: session.peer().clone(),
+                peer: opened.session.peer().clone(),
                 allowed_tools: spec.allowed_tools.clone(),
                 list_timeout: spec.timeouts.list,
                 limits,
-                session: Mutex::new(Some(session)),
+                session: Mutex::new(Some(opened.session)),
+                http,
+                route: opened.route,
+                next_direct_id: AtomicU64::new(1),
             }),
         })
     }
@@ -175,9 +195,95 @@ impl McpClient {
         timeout: Duration,
         cancel: CancellationToken,
     ) -> Result<ToolOutput, McpError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        if let Some(cell) = &self.inner.route
+            && let Some(route) = cell.get()
+        {
+            match self
+                .call_direct(&route, name, &arguments, deadline, timeout, &cancel)
+                .await
+            {
+                Ok(output) => return Ok(output),
+                Err(DirectFailure::Failed(error)) => return Err(error),
+                Err(DirectFailure::SessionExpired) => {
+                    // rmcp re-initialises the session and sends the call again; later calls
+                    // go direct once its new route is seen.
+                    tracing::info!("MCP session expired; re-initialising");
+                    cell.clear_if(&route);
+                }
+            }
+        }
+        self.call_via_rmcp(name, arguments, deadline, timeout, cancel)
+            .await
+    }
+
+    /// One `tools/call` as a direct POST; abandoned (with `notifications/cancelled`) on
+    /// timeout or cancellation.
+    async fn call_direct(
+        &self,
+        route: &Arc<crate::route::Route>,
+        name: &str,
+        arguments: &serde_json::Map<String, serde_json::Value>,
+        deadline: tokio::time::Instant,
+        timeout: Duration,
+        cancel: &CancellationToken,
+    ) -> Result<ToolOutput, DirectFailure> {
         let inner = &self.inner;
         let server = inner.name.as_str();
-        let deadline = tokio::time::Instant::now() + timeout;
+        let request_id = format!(
+            "forage-{}",
+            inner.next_direct_id.fetch_add(1, Ordering::Relaxed)
+        );
+        let call = DirectCall {
+            http: &inner.http,
+            route,
+            server,
+            max_bytes: inner.limits.max_response_bytes,
+        };
+        let (error, reason) = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => (
+                McpError::Cancelled { server: server.into(), phase: Phase::Call },
+                "cancelled by the client",
+            ),
+            _ = tokio::time::sleep_until(deadline) => (
+                McpError::Timeout { server: server.into(), phase: Phase::Call, after: timeout },
+                "timeout",
+            ),
+            result = call.call(&request_id, name, arguments) => {
+                let output = ToolOutput::from(result?);
+                tracing::debug!(bytes = output.bytes, is_error = output.is_error, "tool call finished");
+                return Ok(output);
+            }
+        };
+        tracing::info!(%reason, "abandoning tool call; notifying the server");
+        let notice = CancelledNotification::new(CancelledNotificationParam::new(
+            Some(NumberOrString::String(request_id.into())),
+            Some(reason.into()),
+        ));
+        let send = inner
+            .peer
+            .send_notification(ClientNotification::CancelledNotification(notice));
+        match tokio::time::timeout(CANCEL_NOTICE_BOUND, send).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(error = %e, "could not send notifications/cancelled"),
+            Err(_) => tracing::debug!("notifications/cancelled did not go out in time"),
+        }
+        Err(DirectFailure::Failed(error))
+    }
+
+    /// One `tools/call` through rmcp's session (the legacy transport, or while a Streamable
+    /// HTTP session is being established or re-initialised).
+    async fn call_via_rmcp(
+        &self,
+        name: &str,
+        arguments: serde_json::Map<String, serde_json::Value>,
+        deadline: tokio::time::Instant,
+        timeout: Duration,
+        cancel: CancellationToken,
+    ) -> Result<ToolOutput, McpError> {
+        let inner = &self.inner;
+        let server = inner.name.as_str();
         let params = CallToolRequestParams::new(name.to_string()).with_arguments(arguments);
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
         let send = inner

@@ -18,8 +18,10 @@ use rmcp::{
 };
 
 use crate::{
-    Limits, McpError, Phase, ServerSpec, TransportKind, classify, headers::header_map,
+    Limits, McpError, Phase, ServerSpec, TransportKind, classify,
+    headers::header_map,
     legacy_sse::LegacySseTransport,
+    route::{RouteCell, RouteRecorder},
 };
 
 /// A running rmcp client session (the handler is just our client description).
@@ -28,12 +30,20 @@ pub(crate) type Session = RunningService<RoleClient, ClientConfig>;
 /// How many times a dropped response stream is resumed before the request fails.
 const STREAM_RESUME_ATTEMPTS: usize = 2;
 
+/// An initialised session and how it is reached.
+pub(crate) struct Opened {
+    pub session: Session,
+    pub kind: TransportKind,
+    /// Where direct `tools/call` requests go (Streamable HTTP only).
+    pub route: Option<RouteCell>,
+}
+
 /// Connects and initialises within `spec.timeouts.connect`.
 pub(crate) async fn open(
     spec: &ServerSpec,
     http: reqwest::Client,
     limits: Limits,
-) -> Result<(Session, TransportKind), McpError> {
+) -> Result<Opened, McpError> {
     let headers = header_map(spec)?;
     let after = spec.timeouts.connect;
     match tokio::time::timeout(after, handshake(spec, http, headers, limits)).await {
@@ -51,10 +61,17 @@ async fn handshake(
     http: reqwest::Client,
     headers: HashMap<HeaderName, HeaderValue>,
     limits: Limits,
-) -> Result<(Session, TransportKind), McpError> {
-    let modern = streamable(spec, http.clone(), headers.clone(), limits).await;
+) -> Result<Opened, McpError> {
+    let route = RouteCell::default();
+    let modern = streamable(spec, http.clone(), headers.clone(), limits, route.clone()).await;
     let error = match modern {
-        Ok(session) => return Ok((session, TransportKind::StreamableHttp)),
+        Ok(session) => {
+            return Ok(Opened {
+                session,
+                kind: TransportKind::StreamableHttp,
+                route: Some(route),
+            });
+        }
         Err(error) => error,
     };
     let legacy_hint = matches!(
@@ -69,7 +86,11 @@ async fn handshake(
     }
     tracing::debug!(server = %spec.name, %error, "initialize POST refused; trying the legacy SSE transport");
     match legacy(spec, http, headers, limits).await {
-        Ok(session) => Ok((session, TransportKind::LegacySse)),
+        Ok(session) => Ok(Opened {
+            session,
+            kind: TransportKind::LegacySse,
+            route: None,
+        }),
         Err(legacy_error) => {
             tracing::debug!(server = %spec.name, %legacy_error, "legacy SSE transport failed too");
             // The first answer is the more telling one unless the legacy GET got further.
@@ -90,6 +111,7 @@ async fn streamable(
     http: reqwest::Client,
     headers: HashMap<HeaderName, HeaderValue>,
     limits: Limits,
+    route: RouteCell,
 ) -> Result<Session, McpError> {
     let mut config = StreamableHttpClientTransportConfig::with_uri(spec.url.as_str())
         .custom_headers(headers)
@@ -103,7 +125,8 @@ async fn streamable(
     backoff.base_duration = Duration::from_millis(200);
     backoff.max_delay = Some(Duration::from_secs(2));
     config.retry_config = Arc::new(backoff);
-    let transport = StreamableHttpClientTransport::with_client(http, config);
+    let transport =
+        StreamableHttpClientTransport::with_client(RouteRecorder { http, route }, config);
     serve_client(client_config(), transport)
         .await
         .map_err(|e| classify::init_error(&spec.name, e))

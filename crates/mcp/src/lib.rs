@@ -7,11 +7,14 @@
 mod classify;
 mod client;
 mod connect;
+mod direct_call;
 mod error;
 mod headers;
 mod legacy_sse;
 mod render;
+mod route;
 mod spec;
+mod sse;
 mod tools;
 
 pub use client::McpClient;

@@ -10,8 +10,9 @@ use axum::http::request::Parts;
 use rmcp::{
     ErrorData, RoleServer, ServerHandler,
     model::{
-        CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListToolsResult,
-        PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+        CallToolRequestParams, CallToolResponse, CallToolResult, ClientResult, ContentBlock,
+        ListToolsResult, PaginatedRequestParams, PingRequest, ProgressNotificationParam,
+        ServerCapabilities, ServerConfig, ServerRequest, Tool,
     },
     service::RequestContext,
 };
@@ -30,6 +31,7 @@ pub const TOOL_NAMES: &[&str] = &[
     "image",
     "whoami",
     "counter",
+    "ping_client",
 ];
 
 /// A 1x1 transparent PNG.
@@ -107,6 +109,11 @@ pub(super) fn all_tools() -> Vec<Tool> {
             "counter",
             "Counts calls per key",
             schema(json!({"key": {"type": "string"}}), &["key"]),
+        ),
+        Tool::new(
+            "ping_client",
+            "Reports progress and pings the client before answering",
+            schema(json!({}), &[]),
         ),
     ]
 }
@@ -213,6 +220,20 @@ impl FixtureServer {
                     calls.len()
                 };
                 text(count.to_string())
+            }
+            "ping_client" => {
+                if let Some(token) = context.meta.get_progress_token() {
+                    let progress = ProgressNotificationParam::new(token, 0.5);
+                    let _ = context.peer.notify_progress(progress).await;
+                }
+                let ping = ServerRequest::PingRequest(PingRequest::default());
+                match context.peer.send_request(ping).await {
+                    Ok(ClientResult::EmptyResult(_)) => text("the client answered the ping"),
+                    Ok(_) => text("the client answered the ping with something else"),
+                    Err(e) => CallToolResult::error(vec![ContentBlock::text(format!(
+                        "the client did not answer the ping: {e}"
+                    ))]),
+                }
             }
             other => {
                 return Err(ErrorData::invalid_params(

@@ -4,8 +4,6 @@
 //! A GET opens an event stream whose first `endpoint` event names the URL to POST
 //! JSON-RPC messages to; every reply arrives on the event stream.
 
-mod sse;
-
 use std::{collections::HashMap, sync::Arc};
 
 use futures::StreamExt;
@@ -21,7 +19,7 @@ use rmcp::{
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::{McpError, Phase};
+use crate::{McpError, Phase, sse};
 
 /// Queued server messages not yet taken by rmcp.
 const INBOUND_QUEUE: usize = 256;

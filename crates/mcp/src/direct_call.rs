@@ -1,0 +1,420 @@
+//! Sends one `tools/call` as a single POST on an established Streamable HTTP session and reads
+//! its reply (a JSON body or an SSE stream) in the calling task, without a relay through
+//! rmcp's worker. A dropped stream is resumed with `Last-Event-ID`; an expired session is
+//! reported so the caller can let rmcp re-initialise it.
+
+use std::{sync::Arc, time::Duration};
+
+use futures::StreamExt;
+use reqwest::{
+    Response, StatusCode,
+    header::{ACCEPT, CONTENT_TYPE, HeaderValue},
+};
+use rmcp::model::{CallToolResult, ErrorData};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, value::RawValue};
+
+use crate::{McpError, Phase, classify, route::Route, sse};
+
+const ACCEPT_BOTH: &str = "application/json, text/event-stream";
+/// How many times a response stream that ends early is resumed.
+const RESUME_ATTEMPTS: usize = 2;
+/// Wait before resuming when the server named no `retry:`.
+const DEFAULT_RESUME_DELAY: Duration = Duration::from_millis(200);
+/// The longest `retry:` honoured.
+const MAX_RESUME_DELAY: Duration = Duration::from_secs(2);
+/// After the reply, the rest of a response stream is read (so that its connection can be
+/// reused) for at most this long and this many bytes, then dropped.
+const DRAIN_WITHIN: Duration = Duration::from_secs(1);
+const DRAIN_AT_MOST: usize = 64 * 1024;
+
+/// How a direct call ended when it did not produce a result or a final error.
+pub(crate) enum DirectFailure {
+    /// The server no longer knows the session (HTTP 404): rmcp must re-initialise it.
+    SessionExpired,
+    Failed(McpError),
+}
+
+impl From<McpError> for DirectFailure {
+    fn from(error: McpError) -> Self {
+        DirectFailure::Failed(error)
+    }
+}
+
+/// One direct request, for one server.
+pub(crate) struct DirectCall<'a> {
+    pub http: &'a reqwest::Client,
+    pub route: &'a Arc<Route>,
+    pub server: &'a str,
+    pub max_bytes: usize,
+}
+
+/// The request, serialised straight from borrowed parts.
+#[derive(Serialize)]
+struct CallRequest<'a> {
+    jsonrpc: &'static str,
+    id: &'a str,
+    method: &'static str,
+    params: CallParams<'a>,
+}
+
+#[derive(Serialize)]
+struct CallParams<'a> {
+    name: &'a str,
+    arguments: &'a Map<String, Value>,
+    #[serde(rename = "_meta")]
+    meta: CallMeta<'a>,
+}
+
+#[derive(Serialize)]
+struct CallMeta<'a> {
+    #[serde(rename = "progressToken")]
+    progress_token: &'a str,
+}
+
+/// A JSON-RPC message from the server, read only as far as routing it needs.
+#[derive(Deserialize)]
+struct Incoming<'a> {
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(borrow, default)]
+    result: Option<&'a RawValue>,
+    #[serde(default)]
+    error: Option<ErrorData>,
+}
+
+/// What one server message meant for the call.
+enum Step {
+    Reply(Result<CallToolResult, McpError>),
+    Continue,
+}
+
+impl DirectCall<'_> {
+    /// Sends `tools/call` with request id `request_id` (a JSON string) and waits for its reply.
+    pub(crate) async fn call(
+        &self,
+        request_id: &str,
+        name: &str,
+        arguments: &Map<String, Value>,
+    ) -> Result<CallToolResult, DirectFailure> {
+        let request = CallRequest {
+            jsonrpc: "2.0",
+            id: request_id,
+            method: "tools/call",
+            params: CallParams {
+                name,
+                arguments,
+                meta: CallMeta {
+                    progress_token: request_id,
+                },
+            },
+        };
+        let body = serde_json::to_vec(&request).map_err(|e| self.protocol(e.to_string()))?;
+        let response = self
+            .post(body)
+            .await
+            .map_err(|e| classify::chain(self.server, Phase::Call, &e))?;
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND && self.route.session_id.is_some() {
+            return Err(DirectFailure::SessionExpired);
+        }
+        let expected_id =
+            serde_json::to_string(request_id).map_err(|e| self.protocol(e.to_string()))?;
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if !status.is_success() {
+            return Err(self
+                .status_error(status, &content_type, response)
+                .await
+                .into());
+        }
+        if content_type.starts_with("text/event-stream") {
+            return self
+                .read_stream(response, &expected_id)
+                .await
+                .map_err(Into::into);
+        }
+        if content_type.starts_with("application/json") {
+            let body = self.read_body(response).await?;
+            return match self.step(&body, &expected_id) {
+                Step::Reply(reply) => reply.map_err(Into::into),
+                Step::Continue => Err(self
+                    .protocol("the JSON reply is not the tools/call response".into())
+                    .into()),
+            };
+        }
+        Err(self
+            .protocol(format!(
+                "a tools/call answered {status} with content type '{content_type}', not JSON or an event stream"
+            ))
+            .into())
+    }
+
+    /// An HTTP error status, or the JSON-RPC error its body carries.
+    async fn status_error(
+        &self,
+        status: StatusCode,
+        content_type: &str,
+        response: Response,
+    ) -> McpError {
+        if content_type.starts_with("application/json")
+            && let Ok(body) = self.read_body(response).await
+            && let Ok(Incoming {
+                error: Some(error), ..
+            }) = serde_json::from_slice::<Incoming>(&body)
+        {
+            return self.rpc(error);
+        }
+        self.http_error(status)
+    }
+
+    async fn post(&self, body: Vec<u8>) -> Result<Response, reqwest::Error> {
+        let mut request = self
+            .http
+            .post(self.route.uri.as_ref())
+            .headers(self.route.headers.clone())
+            .header(ACCEPT, ACCEPT_BOTH)
+            .header(CONTENT_TYPE, "application/json");
+        if let Some(session) = &self.route.session_id
+            && let Ok(value) = HeaderValue::from_str(session)
+        {
+            request = request.header("mcp-session-id", value);
+        }
+        request.body(body).send().await
+    }
+
+    /// The body, refusing more than `max_bytes`.
+    async fn read_body(&self, response: Response) -> Result<Vec<u8>, McpError> {
+        if response
+            .content_length()
+            .is_some_and(|n| n > self.max_bytes as u64)
+        {
+            return Err(self.too_large());
+        }
+        let mut body = Vec::new();
+        let mut chunks = response.bytes_stream();
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.map_err(|e| classify::chain(self.server, Phase::Call, &e))?;
+            if body.len() + chunk.len() > self.max_bytes {
+                return Err(self.too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    /// Reads events until the reply arrives, resuming a stream that ends first.
+    async fn read_stream(
+        &self,
+        response: Response,
+        expected_id: &str,
+    ) -> Result<CallToolResult, McpError> {
+        let mut parser = sse::Parser::new(self.max_bytes);
+        let mut response = response;
+        let mut resumes = 0;
+        loop {
+            let mut chunks = response.bytes_stream();
+            let mut dropped = false;
+            while let Some(chunk) = chunks.next().await {
+                let chunk = match chunk {
+                    Ok(chunk) => chunk,
+                    Err(_) => {
+                        dropped = true;
+                        break;
+                    }
+                };
+                parser.feed(&chunk).map_err(|_| self.too_large())?;
+                while let Some(event) = parser.next_event() {
+                    if event.event != "message" || event.data.is_empty() {
+                        continue;
+                    }
+                    if let Step::Reply(reply) = self.step(event.data.as_bytes(), expected_id) {
+                        drain_in_background(chunks);
+                        return reply;
+                    }
+                }
+            }
+            let ended = if dropped { "dropped" } else { "ended" };
+            let Some(last_id) = parser.last_id().map(str::to_owned) else {
+                return Err(self.closed(format!("the response stream {ended} without a reply")));
+            };
+            if resumes == RESUME_ATTEMPTS {
+                return Err(self.closed(format!(
+                    "the response stream {ended} without a reply, {RESUME_ATTEMPTS} times resumed"
+                )));
+            }
+            resumes += 1;
+            let delay = parser
+                .retry_ms()
+                .map(Duration::from_millis)
+                .unwrap_or(DEFAULT_RESUME_DELAY)
+                .min(MAX_RESUME_DELAY);
+            tokio::time::sleep(delay).await;
+            tracing::debug!(server = %self.server, resumes, "resuming the tools/call response stream");
+            parser = sse::Parser::new(self.max_bytes);
+            response = self.resume(&last_id).await?;
+        }
+    }
+
+    /// Re-opens the stream after `last_id` (a GET with `Last-Event-ID`).
+    async fn resume(&self, last_id: &str) -> Result<Response, McpError> {
+        let mut request = self
+            .http
+            .get(self.route.uri.as_ref())
+            .headers(self.route.headers.clone())
+            .header(ACCEPT, "text/event-stream");
+        if let Some(session) = &self.route.session_id
+            && let Ok(value) = HeaderValue::from_str(session)
+        {
+            request = request.header("mcp-session-id", value);
+        }
+        if let Ok(value) = HeaderValue::from_str(last_id) {
+            request = request.header("last-event-id", value);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| classify::chain(self.server, Phase::Call, &e))?;
+        if !response.status().is_success() {
+            return Err(self.http_error(response.status()));
+        }
+        Ok(response)
+    }
+
+    /// Routes one message: the reply to this call ends it; anything else is passed over
+    /// (progress and log notifications) or answered (a request from the server).
+    fn step(&self, message: &[u8], expected_id: &str) -> Step {
+        let incoming: Incoming = match serde_json::from_slice(message) {
+            Ok(incoming) => incoming,
+            Err(e) => {
+                return Step::Reply(Err(
+                    self.protocol(format!("malformed JSON-RPC message: {e}"))
+                ));
+            }
+        };
+        match (incoming.id, incoming.method) {
+            (Some(id), Some(method)) => {
+                self.answer_server_request(id.get().to_owned(), &method);
+                Step::Continue
+            }
+            (_, Some(_)) => Step::Continue,
+            (Some(id), None) if id.get() == expected_id => {
+                Step::Reply(self.reply(incoming.result, incoming.error))
+            }
+            (Some(_), None) => Step::Continue,
+            (None, None) => match incoming.error {
+                // An error without an id answers the request that could not be read.
+                Some(error) => Step::Reply(Err(self.rpc(error))),
+                None => Step::Reply(Err(
+                    self.protocol("a message with neither id nor method".into())
+                )),
+            },
+        }
+    }
+
+    fn reply(
+        &self,
+        result: Option<&RawValue>,
+        error: Option<ErrorData>,
+    ) -> Result<CallToolResult, McpError> {
+        match (result, error) {
+            (_, Some(error)) => Err(self.rpc(error)),
+            (Some(result), None) => serde_json::from_str(result.get())
+                .map_err(|e| self.protocol(format!("the tools/call result is malformed: {e}"))),
+            (None, None) => Err(self.protocol("a response with neither result nor error".into())),
+        }
+    }
+
+    /// forage offers the server no capabilities, so a request from it gets `ping`'s empty
+    /// result or "method not found"; the answer is posted without holding up the call.
+    fn answer_server_request(&self, id: String, method: &str) {
+        let answer = if method == "ping" {
+            format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{}}}}"#)
+        } else {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32601,"message":"forage does not offer {}"}}}}"#,
+                method.escape_default()
+            )
+        };
+        let http = self.http.clone();
+        let route = self.route.clone();
+        let server = self.server.to_owned();
+        tokio::spawn(async move {
+            let direct = DirectCall {
+                http: &http,
+                route: &route,
+                server: &server,
+                max_bytes: 0,
+            };
+            if let Err(e) = direct.post(answer.into_bytes()).await {
+                tracing::debug!(server = %server, error = %classify::chain(&server, Phase::Call, &e), "could not answer a server request");
+            }
+        });
+    }
+
+    fn protocol(&self, detail: String) -> McpError {
+        McpError::Protocol {
+            server: self.server.into(),
+            phase: Phase::Call,
+            detail,
+        }
+    }
+
+    fn closed(&self, detail: String) -> McpError {
+        McpError::Closed {
+            server: self.server.into(),
+            phase: Phase::Call,
+            detail,
+        }
+    }
+
+    fn too_large(&self) -> McpError {
+        McpError::TooLarge {
+            server: self.server.into(),
+            phase: Phase::Call,
+            limit: self.max_bytes,
+        }
+    }
+
+    fn http_error(&self, status: StatusCode) -> McpError {
+        McpError::Http {
+            server: self.server.into(),
+            phase: Phase::Call,
+            status,
+        }
+    }
+
+    fn rpc(&self, error: ErrorData) -> McpError {
+        McpError::Rpc {
+            server: self.server.into(),
+            phase: Phase::Call,
+            code: error.code.0,
+            message: error.message.into_owned(),
+        }
+    }
+}
+
+/// Reads what is left of a response stream after its reply, off the caller's path: a stream
+/// read to its end hands its connection back to the pool; one that goes on is dropped.
+fn drain_in_background(
+    mut chunks: impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send + Unpin + 'static,
+) {
+    tokio::spawn(async move {
+        let mut read = 0;
+        let _ = tokio::time::timeout(DRAIN_WITHIN, async {
+            while let Some(Ok(chunk)) = chunks.next().await {
+                read += chunk.len();
+                if read > DRAIN_AT_MOST {
+                    break;
+                }
+            }
+        })
+        .await;
+    });
+}
