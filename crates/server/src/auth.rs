@@ -181,7 +181,9 @@ impl FromRequestParts<AppState> for Owner {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(state.auth.request_owner(&parts.method, &parts.headers)?)
+        let owner = state.auth.request_owner(&parts.method, &parts.headers)?;
+        state.admission.take_request(&owner)?;
+        Ok(owner)
     }
 }
 

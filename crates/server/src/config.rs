@@ -11,6 +11,8 @@ use std::time::Duration;
 use forage_api::{Processor, RequestLimits, Secret};
 use forage_engine::Budget;
 use forage_tools::NetworkPolicy;
+
+use crate::admission::AdmissionLimits;
 use serde::{Deserialize, Deserializer};
 
 use settings::{Kind, SETTINGS, setting_for};
@@ -202,6 +204,9 @@ pub struct LimitSettings {
     pub max_schema_bytes: usize,
     pub max_mcp_servers: usize,
     pub max_metadata_entries: usize,
+    pub requests_per_minute_per_key: u32,
+    pub max_active_runs_per_key: u64,
+    pub max_queued_runs: u64,
 }
 
 impl Default for LimitSettings {
@@ -214,11 +219,22 @@ impl Default for LimitSettings {
             max_schema_bytes: d.max_schema_bytes,
             max_mcp_servers: d.max_mcp_servers,
             max_metadata_entries: d.max_metadata_entries,
+            requests_per_minute_per_key: 0,
+            max_active_runs_per_key: 10_000,
+            max_queued_runs: 50_000,
         }
     }
 }
 
 impl LimitSettings {
+    pub fn to_admission_limits(&self) -> AdmissionLimits {
+        AdmissionLimits {
+            requests_per_minute_per_key: self.requests_per_minute_per_key,
+            max_active_runs_per_key: self.max_active_runs_per_key,
+            max_queued_runs: self.max_queued_runs,
+        }
+    }
+
     pub fn to_request_limits(&self) -> RequestLimits {
         RequestLimits {
             max_body_bytes: self.max_body_bytes,

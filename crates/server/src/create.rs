@@ -11,6 +11,10 @@ use crate::state::AppState;
 /// Validates `body` and queues the run for `owner`.
 pub async fn create_run(state: &AppState, owner: &Owner, body: &[u8]) -> Result<TaskRun, AppError> {
     let validated = parse_create(body, &state.limits, &state.unsupported)?;
+    state
+        .admission
+        .admit_runs(state.store.as_ref(), owner, 1)
+        .await?;
     let id = RunId::generate();
     let interaction_id = match &validated.request.previous_interaction_id {
         Some(previous) => {

@@ -1,6 +1,7 @@
 //! forage's HTTP server: Parallel-compatible task-run routes, auth, the worker pool that runs
 //! tasks with the engine, result long-poll, SSE run events, and graceful shutdown.
 
+pub mod admission;
 pub mod auth;
 mod cancel;
 pub mod config;

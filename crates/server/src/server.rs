@@ -119,7 +119,8 @@ impl Server {
             std::process::id(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
-        let state = AppState::new(store, auth, config.request_limits());
+        let state = AppState::new(store, auth, config.request_limits())
+            .with_admission(config.limits.to_admission_limits());
         let dispatcher = dispatcher(config, &state)?;
         Ok(Server {
             dispatcher,

@@ -6,6 +6,7 @@ use forage_api::{RequestLimits, Unsupported};
 use forage_store::Store;
 use tokio_util::sync::CancellationToken;
 
+use crate::admission::{Admission, AdmissionLimits};
 use crate::auth::Auth;
 use crate::hub::Hub;
 use crate::webhooks::SigningKeys;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub signing: Arc<SigningKeys>,
     /// One producer per watched run, shared by all its event-stream watchers.
     pub hub: Arc<Hub>,
+    /// Request rate and run caps.
+    pub admission: Arc<Admission>,
 }
 
 impl AppState {
@@ -35,7 +38,14 @@ impl AppState {
             closing: CancellationToken::new(),
             signing: Arc::new(SigningKeys::ephemeral()),
             hub: Arc::new(Hub::default()),
+            admission: Arc::new(Admission::new(AdmissionLimits::default())),
         }
+    }
+
+    /// The same state with these admission limits.
+    pub fn with_admission(mut self, limits: AdmissionLimits) -> AppState {
+        self.admission = Arc::new(Admission::new(limits));
+        self
     }
 }
 

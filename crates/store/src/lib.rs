@@ -106,6 +106,9 @@ pub trait Store: Send + Sync + 'static {
     /// Counts of runs by status, for health and progress displays.
     async fn queue_depth(&self) -> Result<QueueDepth, StoreError>;
 
+    /// The owner's unfinished runs and the queue's length, read together (admission control).
+    async fn admission_counts(&self, owner: &str) -> Result<AdmissionCounts, StoreError>;
+
     // ---- Task groups -------------------------------------------------------------------------
     //
     // Every status change of a member run (its creation as `queued`, lease to `running`, release

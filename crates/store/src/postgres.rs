@@ -31,9 +31,9 @@ use errors::{from_pg, from_pool};
 use writes::{PreparedOutcome, PreparedRun};
 
 use crate::{
-    Checkpoint, Delivery, DeliveryRecord, DeliveryResult, EventRecord, GroupEventRecord,
-    GroupRecord, GroupRun, GroupRunsQuery, Lease, LeasedRun, ListQuery, NewGroup, NewRun, Notice,
-    QueueDepth, RunOutcome, RunRecord, SecretCipher, Store, StoreError,
+    AdmissionCounts, Checkpoint, Delivery, DeliveryRecord, DeliveryResult, EventRecord,
+    GroupEventRecord, GroupRecord, GroupRun, GroupRunsQuery, Lease, LeasedRun, ListQuery, NewGroup,
+    NewRun, Notice, QueueDepth, RunOutcome, RunRecord, SecretCipher, Store, StoreError,
 };
 
 /// Connections per store (per node).
@@ -421,6 +421,10 @@ impl Store for PostgresStore {
 
     async fn queue_depth(&self) -> Result<QueueDepth, StoreError> {
         reads::queue_depth(&self.client().await?).await
+    }
+
+    async fn admission_counts(&self, owner: &str) -> Result<AdmissionCounts, StoreError> {
+        reads::admission_counts(&self.client().await?, owner).await
     }
 
     async fn create_group(&self, new: NewGroup) -> Result<GroupRecord, StoreError> {

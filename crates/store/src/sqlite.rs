@@ -33,9 +33,9 @@ use writer::Writer;
 use writes::{PreparedOutcome, PreparedRun};
 
 use crate::{
-    Checkpoint, Delivery, DeliveryRecord, DeliveryResult, EventRecord, GroupEventRecord,
-    GroupRecord, GroupRun, GroupRunsQuery, Lease, LeasedRun, ListQuery, NewGroup, NewRun, Notice,
-    QueueDepth, RunOutcome, RunRecord, SecretCipher, Store, StoreError,
+    AdmissionCounts, Checkpoint, Delivery, DeliveryRecord, DeliveryResult, EventRecord,
+    GroupEventRecord, GroupRecord, GroupRun, GroupRunsQuery, Lease, LeasedRun, ListQuery, NewGroup,
+    NewRun, Notice, QueueDepth, RunOutcome, RunRecord, SecretCipher, Store, StoreError,
 };
 
 /// Read-only connections per database file.
@@ -368,6 +368,12 @@ impl Store for SqliteStore {
 
     async fn queue_depth(&self) -> Result<QueueDepth, StoreError> {
         self.read(reads::queue_depth).await
+    }
+
+    async fn admission_counts(&self, owner: &str) -> Result<AdmissionCounts, StoreError> {
+        let owner = owner.to_owned();
+        self.read(move |conn| reads::admission_counts(conn, &owner))
+            .await
     }
 
     async fn create_group(&self, new: NewGroup) -> Result<GroupRecord, StoreError> {

@@ -166,6 +166,15 @@ pub struct QueueDepth {
     pub running: u64,
 }
 
+/// What admission control weighs before queueing new runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AdmissionCounts {
+    /// The owner's runs not yet finished (queued, running or cancelling).
+    pub owner_active: u64,
+    /// Runs waiting for a worker, all owners together.
+    pub queued: u64,
+}
+
 /// A task group about to be created.
 #[derive(Clone, Debug)]
 pub struct NewGroup {

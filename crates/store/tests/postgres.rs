@@ -60,6 +60,7 @@ suite_cases!(
     many_concurrent_creates_complete,
     a_failing_command_does_not_fail_its_batch_mates,
     cancelling_a_queued_run_is_immediate,
+    admission_counts_follow_run_states,
     cancelling_a_running_run_goes_through_its_worker,
     abandoned_cancellation_ends_cancelled,
     groups_count_members_and_log_changes,

@@ -213,6 +213,27 @@ pub const SETTINGS: &[Setting] = &[
         "Metadata entries per run.",
     ),
     s(
+        "limits.requests_per_minute_per_key",
+        "FORAGE_REQUESTS_PER_MINUTE_PER_KEY",
+        Integer,
+        "0",
+        "API requests per key per minute (bursts up to this many, refilled evenly); more get 429 with `Retry-After`. 0: unlimited.",
+    ),
+    s(
+        "limits.max_active_runs_per_key",
+        "FORAGE_MAX_ACTIVE_RUNS_PER_KEY",
+        Integer,
+        "10000",
+        "Unfinished (queued, running, cancelling) runs per key; creating more gets 429 with `Retry-After`. 0: unlimited.",
+    ),
+    s(
+        "limits.max_queued_runs",
+        "FORAGE_MAX_QUEUED_RUNS",
+        Integer,
+        "50000",
+        "Runs waiting for a worker, all keys together; creating more gets 503 with `Retry-After`. 0: unlimited.",
+    ),
+    s(
         "network.allow_private",
         "FORAGE_ALLOW_PRIVATE_NETWORKS",
         Bool,

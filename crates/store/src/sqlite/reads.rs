@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::codec::{RUN_COLUMNS, event_from_row, from_json, run_from_row};
 use super::errors::from_sqlite;
-use crate::{EventRecord, ListQuery, QueueDepth, RunRecord, StoreError};
+use crate::{AdmissionCounts, EventRecord, ListQuery, QueueDepth, RunRecord, StoreError};
 
 /// A stored request: its JSON (header values redacted) and its sealed header values.
 pub(crate) struct StoredRequest {
@@ -131,5 +131,24 @@ pub(crate) fn queue_depth(conn: &Connection) -> Result<QueueDepth, StoreError> {
     Ok(QueueDepth {
         queued: count(RunStatus::Queued)?,
         running: count(RunStatus::Running)?,
+    })
+}
+
+pub(crate) fn admission_counts(
+    conn: &Connection,
+    owner: &str,
+) -> Result<AdmissionCounts, StoreError> {
+    let (owner_active, queued): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT \
+               (SELECT COUNT(*) FROM runs WHERE owner = ?1 \
+                  AND status IN ('queued', 'running', 'cancelling')), \
+               (SELECT COUNT(*) FROM runs WHERE status = 'queued')",
+        )
+        .and_then(|mut stmt| stmt.query_row([owner], |row| Ok((row.get(0)?, row.get(1)?))))
+        .map_err(from_sqlite)?;
+    Ok(AdmissionCounts {
+        owner_active: u64::try_from(owner_active).unwrap_or(0),
+        queued: u64::try_from(queued).unwrap_or(0),
     })
 }

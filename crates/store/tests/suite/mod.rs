@@ -14,8 +14,8 @@ use forage_api::{
     TaskRunCreate, TokenUsage, Warning, WarningKind,
 };
 use forage_store::{
-    LeasedRun, ListQuery, NewRun, Notice, QueueDepth, RunOutcome, RunRecord, SecretCipher, Store,
-    StoreError,
+    AdmissionCounts, LeasedRun, ListQuery, NewRun, Notice, QueueDepth, RunOutcome, RunRecord,
+    SecretCipher, Store, StoreError,
 };
 use serde_json::json;
 use tokio::sync::broadcast;
@@ -1006,6 +1006,53 @@ pub async fn cancelling_a_queued_run_is_immediate(store: Arc<dyn Store>) {
         .await
         .expect_err("unknown run");
     assert!(matches!(missing, StoreError::NotFound(_)), "{missing}");
+}
+
+/// Admission counts: the owner's unfinished runs (queued, running, cancelling) and the queue.
+pub async fn admission_counts_follow_run_states(store: Arc<dyn Store>) {
+    let counts = |owner_active, queued| AdmissionCounts {
+        owner_active,
+        queued,
+    };
+    assert_eq!(
+        store.admission_counts("owner-a").await.unwrap(),
+        counts(0, 0)
+    );
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        ids.push(store.create_run(new_run("owner-a")).await.unwrap().id);
+    }
+    store.create_run(new_run("owner-b")).await.unwrap();
+    assert_eq!(
+        store.admission_counts("owner-a").await.unwrap(),
+        counts(4, 5)
+    );
+    assert_eq!(
+        store.admission_counts("owner-b").await.unwrap(),
+        counts(1, 5)
+    );
+    let first = lease(&store, "w1").await;
+    assert_eq!(first.record.id, ids[0]);
+    assert_eq!(
+        store.admission_counts("owner-a").await.unwrap(),
+        counts(4, 4)
+    );
+    let second = lease(&store, "w1").await;
+    store.cancel_run(&second.record.id).await.unwrap(); // cancelling: still active
+    assert_eq!(
+        store.admission_counts("owner-a").await.unwrap(),
+        counts(4, 3)
+    );
+    store.finish(&first.lease, completed("ok")).await.unwrap();
+    store.cancel_run(&ids[3]).await.unwrap(); // queued: cancelled at once
+    assert_eq!(
+        store.admission_counts("owner-a").await.unwrap(),
+        counts(2, 2)
+    );
+    assert_eq!(
+        store.admission_counts("nobody").await.unwrap(),
+        counts(0, 2)
+    );
 }
 
 /// A running run becomes cancelling; its worker keeps the lease and finishes it as cancelled.
