@@ -34,7 +34,7 @@ use rmcp::transport::streamable_http_server::{
 };
 use tokio_util::sync::CancellationToken;
 
-pub use tools::TOOL_NAMES;
+pub use tools::{HOSTILE_OUTPUT, TOOL_NAMES};
 
 /// Requests one session id may make on `/expire/mcp` before it is answered 404.
 pub const EXPIRE_AFTER: usize = 4;

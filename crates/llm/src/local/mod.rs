@@ -17,6 +17,7 @@ mod reply;
 mod sampler;
 mod schema;
 mod slot;
+mod special_tokens;
 
 pub use config::LocalConfig;
 pub use generate::{Decoding, GenerationStats};

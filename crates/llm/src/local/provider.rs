@@ -21,6 +21,7 @@ use super::prompt;
 use super::reply;
 use super::schema::StepShape;
 use super::slot::Slots;
+use super::special_tokens::SpecialTokens;
 use crate::{ChatRequest, ChatResponse, LlmError, LlmProvider, Usage};
 
 /// The embedded GGUF model. Cheap to clone; clones share the model and its slots.
@@ -36,6 +37,8 @@ struct Inner {
     /// The model's name: its file name without `.gguf`.
     name: String,
     slots: Slots,
+    /// Broken wherever message text spells them.
+    specials: SpecialTokens,
 }
 
 impl std::fmt::Debug for LocalProvider {
@@ -89,6 +92,7 @@ impl LocalProvider {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "local model loaded"
         );
+        let specials = SpecialTokens::of(&model);
         let model = Arc::new(model);
         let slots = Slots::for_model(
             model.clone(),
@@ -102,6 +106,7 @@ impl LocalProvider {
                 config,
                 name,
                 slots,
+                specials,
             }),
         })
     }
@@ -151,7 +156,10 @@ impl Inner {
     /// The generation's inputs: the prompt rendered and tokenized, the step's grammar.
     fn prepare(&self, request: &ChatRequest, decoding: Decoding) -> (Job, StepShape) {
         let shape = StepShape::from_request(&request.tools, request.response_format.as_ref());
-        let prompt = prompt::render(&self.model, &prompt::turns(request, &shape));
+        let turns = self
+            .specials
+            .neutralise_turns(prompt::turns(request, &shape));
+        let prompt = prompt::render(&self.model, &turns);
         let matcher = match decoding {
             Decoding::Constrained => self.grammars.matcher(&shape),
             Decoding::Unconstrained => None,
