@@ -2,6 +2,7 @@
 //! MCP fixture servers, and helpers to locate the Python/Node peers installed by
 //! `scripts/install-test-deps.sh`. Never used outside tests and benchmarks.
 
+pub mod dns;
 pub mod llm;
 pub mod mcp_fixture;
 pub mod peers;

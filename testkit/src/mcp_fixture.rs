@@ -12,6 +12,9 @@
 //! | `/malformed/mcp` | `tools/call` `not_json` / `wrong_shape` answered with garbage |
 //! | `/endless/mcp` | `tools/call` answered by an SSE stream of keep-alive comments, forever |
 //! | `/drop/mcp` | `tools/call` answered by an SSE stream whose connection drops |
+//! | `/flood/mcp` | `tools/call` answered by progress notifications as fast as possible, forever |
+//! | `/longline/mcp` | `tools/call` answered by one SSE line that never ends |
+//! | `/crowded/mcp` | `tools/list` offers [`CROWDED_TOOLS`] tools, one with a 100 KB schema |
 //! | `/lean/mcp` | all tools, stateless, each reply a plain JSON body, nothing recorded: the server's own cost kept small for benchmarks |
 
 mod faults;
@@ -34,6 +37,7 @@ use rmcp::transport::streamable_http_server::{
 };
 use tokio_util::sync::CancellationToken;
 
+pub use faults::CROWDED_TOOLS;
 pub use tools::{HOSTILE_OUTPUT, TOOL_NAMES};
 
 /// Requests one session id may make on `/expire/mcp` before it is answered 404.
@@ -53,9 +57,16 @@ pub struct FixtureState {
     expired_answers: AtomicUsize,
     last_headers: Mutex<Vec<(String, String)>>,
     session_requests: Mutex<HashMap<String, usize>>,
+    /// Bytes the flooding fault modes have sent.
+    streamed_bytes: std::sync::atomic::AtomicU64,
 }
 
 impl FixtureState {
+    fn add_streamed(&self, bytes: usize) {
+        self.streamed_bytes
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
     fn note_call(&self, tool: &str) {
         *self
             .calls
@@ -97,6 +108,11 @@ impl FixtureHandle {
     /// `tools/call` requests received, all tools together.
     pub fn total_calls(&self) -> usize {
         self.state.calls.lock().unwrap().values().sum()
+    }
+
+    /// Bytes sent by `/flood/mcp` and `/longline/mcp` so far.
+    pub fn streamed_bytes(&self) -> u64 {
+        self.state.streamed_bytes.load(Ordering::Relaxed)
     }
 
     /// `notifications/cancelled` messages received.

@@ -10,6 +10,14 @@ use forage_mcp::{McpClient, ServerSpec, ToolInfo};
 use crate::executor::ToolEnv;
 use serde_json::{Value, json};
 
+/// Most tools offered to the model in one run (OpenAI's chat API accepts no more); the rest are
+/// left out with a warning.
+pub const MAX_TOOLS_PER_RUN: usize = 128;
+/// A tool description longer than this is cut (a server cannot fill the model's context).
+pub const MAX_TOOL_DESCRIPTION_CHARS: usize = 1_024;
+/// A tool whose input schema is larger than this is not offered, with a warning.
+pub const MAX_TOOL_SCHEMA_BYTES: usize = 64 * 1024;
+
 /// A tool as the model sees it, with where it really lives.
 #[derive(Clone)]
 pub struct RoutedTool {
@@ -44,7 +52,23 @@ impl Toolbox {
         for (server, result) in results {
             match result {
                 Ok((client, tools, call_timeout)) => {
+                    let mut left_out: Vec<String> = Vec::new();
                     for tool in tools {
+                        if toolbox.tools.len() >= MAX_TOOLS_PER_RUN {
+                            left_out.push(format!(
+                                "{} (the run already offers {MAX_TOOLS_PER_RUN} tools, the most it can)",
+                                tool.name
+                            ));
+                            continue;
+                        }
+                        let schema_bytes = tool.input_schema.to_string().len();
+                        if schema_bytes > MAX_TOOL_SCHEMA_BYTES {
+                            left_out.push(format!(
+                                "{} (its input schema is {schema_bytes} bytes; the limit is {MAX_TOOL_SCHEMA_BYTES})",
+                                tool.name
+                            ));
+                            continue;
+                        }
                         let name = unique_name(&server.name, &tool.name, &mut taken);
                         toolbox.by_name.insert(name.clone(), toolbox.tools.len());
                         toolbox.tools.push(RoutedTool {
@@ -60,6 +84,19 @@ impl Toolbox {
                         });
                     }
                     toolbox.clients.push(client);
+                    if !left_out.is_empty() {
+                        let mut warning = Warning::new(
+                            WarningKind::Warning,
+                            format!(
+                                "MCP server {}: {} tool(s) not offered to the model: {}",
+                                server.name,
+                                left_out.len(),
+                                summarise(&left_out)
+                            ),
+                        );
+                        warning.detail = Some(json!({"server_name": server.name}));
+                        warnings.push(warning);
+                    }
                 }
                 Err(reason) => {
                     let reference = uuid::Uuid::new_v4();
@@ -135,10 +172,25 @@ async fn connect_and_list(server: &McpServer, env: &ToolEnv) -> Result<Listed, S
     }
 }
 
+/// The first few entries, and how many more.
+fn summarise(items: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut text = items[..items.len().min(SHOWN)].join("; ");
+    if items.len() > SHOWN {
+        text.push_str(&format!("; and {} more", items.len() - SHOWN));
+    }
+    text
+}
+
+/// The description the model reads: the server named, cut to [`MAX_TOOL_DESCRIPTION_CHARS`].
 fn describe(server: &str, tool: &ToolInfo) -> String {
-    match tool.description.as_deref().map(str::trim) {
+    let text = match tool.description.as_deref().map(str::trim) {
         Some(d) if !d.is_empty() => format!("[MCP server {server}] {d}"),
         _ => format!("[MCP server {server}] Tool {}", tool.name),
+    };
+    match text.char_indices().nth(MAX_TOOL_DESCRIPTION_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
     }
 }
 

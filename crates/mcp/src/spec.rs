@@ -41,7 +41,7 @@ impl Default for Limits {
         Self {
             max_response_bytes: 16 * 1024 * 1024,
             max_list_pages: 100,
-            max_tools: 10_000,
+            max_tools: 1_000,
         }
     }
 }

@@ -21,7 +21,16 @@ enum Fault {
     Malformed,
     Endless,
     Drop,
+    /// `tools/call` answered by progress notifications as fast as they can be sent, forever.
+    Flood,
+    /// `tools/call` answered by one SSE line that never ends.
+    LongLine,
+    /// `tools/list` offers 300 tools, one with a huge schema and one with a huge description.
+    Crowded,
 }
+
+/// Tools `/crowded/mcp` lists.
+pub const CROWDED_TOOLS: usize = 300;
 
 pub(super) fn router(state: Arc<FixtureState>) -> Router {
     let route = |fault: Fault| {
@@ -35,6 +44,9 @@ pub(super) fn router(state: Arc<FixtureState>) -> Router {
         .route("/malformed/mcp", route(Fault::Malformed))
         .route("/endless/mcp", route(Fault::Endless))
         .route("/drop/mcp", route(Fault::Drop))
+        .route("/flood/mcp", route(Fault::Flood))
+        .route("/longline/mcp", route(Fault::LongLine))
+        .route("/crowded/mcp", route(Fault::Crowded))
         .with_state(())
 }
 
@@ -84,6 +96,9 @@ async fn answer(
                 "serverInfo": {"name": "forage-fault-fixture", "version": "0"}
             }}))
         }
+        "tools/list" if matches!(fault, Fault::Crowded) => {
+            json_reply(json!({"jsonrpc": "2.0", "id": id, "result": {"tools": crowded_tools()}}))
+        }
         "tools/list" => json_reply(json!({"jsonrpc": "2.0", "id": id, "result": {"tools": [
             {"name": "not_json", "inputSchema": {"type": "object"}},
             {"name": "wrong_shape", "inputSchema": {"type": "object"}},
@@ -99,6 +114,10 @@ async fn answer(
             match fault {
                 Fault::Endless => endless(),
                 Fault::Drop => dropping(),
+                Fault::Flood => flood(state.clone()),
+                Fault::LongLine => long_line(state.clone()),
+                Fault::Crowded => json_reply(json!({"jsonrpc": "2.0", "id": id, "result": {
+                    "content": [{"type": "text", "text": tool}]}})),
                 _ => match tool {
                     "not_json" => raw_json("<html>definitely not json-rpc</html>"),
                     "wrong_id" => json_reply(
@@ -152,4 +171,50 @@ fn dropping() -> Response {
         ))
     });
     sse(Body::from_stream(first.chain(cut)))
+}
+
+/// Progress notifications, 64 KiB of them per chunk, as fast as the client reads; never a
+/// reply. Every byte sent is counted.
+fn flood(state: Arc<FixtureState>) -> Response {
+    let event = format!(
+        "data: {}\n\n",
+        json!({"jsonrpc": "2.0", "method": "notifications/progress",
+               "params": {"progressToken": "flood", "progress": 1, "message": "x".repeat(200)}})
+    );
+    let chunk = Bytes::from(event.repeat(64 * 1024 / event.len()));
+    let ticks = stream::repeat(()).map(move |()| {
+        state.add_streamed(chunk.len());
+        Ok::<_, Infallible>(chunk.clone())
+    });
+    sse(Body::from_stream(ticks))
+}
+
+/// `data: ` and then `x` forever, without a line end.
+fn long_line(state: Arc<FixtureState>) -> Response {
+    let head = stream::once(async { Ok::<_, Infallible>(Bytes::from_static(b"data: ")) });
+    let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+    let body = stream::repeat(()).map(move |()| {
+        state.add_streamed(chunk.len());
+        Ok::<_, Infallible>(chunk.clone())
+    });
+    sse(Body::from_stream(head.chain(body)))
+}
+
+/// [`CROWDED_TOOLS`] tools: `t001` has a 100 KB input schema, `t002` a 5,000-character
+/// description.
+fn crowded_tools() -> Vec<Value> {
+    (0..CROWDED_TOOLS)
+        .map(|i| {
+            let name = format!("t{i:03}");
+            let mut schema = json!({"type": "object", "properties": {"q": {"type": "string"}}});
+            let mut description = format!("Tool number {i}");
+            if i == 1 {
+                schema["properties"]["q"]["description"] = json!("s".repeat(100_000));
+            }
+            if i == 2 {
+                description = "d".repeat(5_000);
+            }
+            json!({"name": name, "description": description, "inputSchema": schema})
+        })
+        .collect()
 }
