@@ -254,6 +254,7 @@ pub struct NetworkSettings {
     pub allow_private: bool,
     pub allow_cidrs: Vec<String>,
     pub allow_hosts: Vec<String>,
+    pub dns_servers: Vec<String>,
 }
 
 impl NetworkSettings {
@@ -266,12 +267,34 @@ impl NetworkSettings {
                     .map_err(|e: String| ConfigError::invalid("network.allow_cidrs", e))
             })
             .collect::<Result<_, _>>()?;
+        let name_servers = self
+            .dns_servers
+            .iter()
+            .map(|text| parse_name_server(text))
+            .collect::<Result<_, _>>()?;
         Ok(NetworkPolicy {
             allow_private: self.allow_private,
             allow_cidrs,
             allow_hosts: self.allow_hosts.clone(),
+            name_servers,
         })
     }
+}
+
+/// `IP` or `IP:port` (port 53 when absent; IPv6 with a port as `[::1]:53`).
+fn parse_name_server(text: &str) -> Result<SocketAddr, ConfigError> {
+    let text = text.trim();
+    text.parse::<SocketAddr>()
+        .or_else(|_| {
+            text.parse::<std::net::IpAddr>()
+                .map(|ip| SocketAddr::new(ip, 53))
+        })
+        .map_err(|_| {
+            ConfigError::invalid(
+                "network.dns_servers",
+                format!("'{text}' is not an IP address or IP:port"),
+            )
+        })
 }
 
 /// `[webhooks]`: retry timing of webhook deliveries.
@@ -700,6 +723,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("FORAGE_ALLOW_CIDRS"), "{err}");
+        let err = Config::load_with(None, env_of(&[("FORAGE_DNS_SERVERS", "ns.example")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("FORAGE_DNS_SERVERS") && err.contains("ns.example"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn name_servers_default_to_port_53() {
+        let config = Config::load_with(
+            None,
+            env_of(&[("FORAGE_DNS_SERVERS", "10.0.0.2, 127.0.0.1:5353,[::1]:53")]),
+        )
+        .unwrap();
+        let policy = config.network.to_policy().unwrap();
+        let expected: Vec<SocketAddr> = ["10.0.0.2:53", "127.0.0.1:5353", "[::1]:53"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        assert_eq!(policy.name_servers, expected);
     }
 
     #[test]

@@ -106,6 +106,8 @@ pub struct NetworkPolicy {
     pub allow_cidrs: Vec<Cidr>,
     /// Host names allowed whatever they resolve to.
     pub allow_hosts: Vec<String>,
+    /// Name servers outbound names are resolved through; empty: the system resolver.
+    pub name_servers: Vec<SocketAddr>,
 }
 
 /// The kind of a non-public address, or `None` for a public one. Addresses that embed an
@@ -294,7 +296,7 @@ impl NetworkPolicy {
     /// A reqwest builder guarded by this policy, resolving names with the system resolver.
     /// See [`NetworkPolicy::apply_with_name_servers`].
     pub fn apply(&self, builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
-        self.apply_with_name_servers(builder, &[])
+        self.apply_with_name_servers(builder, &self.name_servers)
     }
 
     /// A reqwest builder guarded by this policy: names resolve only to allowed addresses (the

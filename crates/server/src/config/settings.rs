@@ -255,6 +255,13 @@ pub const SETTINGS: &[Setting] = &[
         "Host names allowed whatever they resolve to.",
     ),
     s(
+        "network.dns_servers",
+        "FORAGE_DNS_SERVERS",
+        List,
+        "(none)",
+        "Name servers (`IP` or `IP:port`) that outbound host names are resolved through, over UDP and TCP, instead of the system resolver (`/etc/hosts` is then not read).",
+    ),
+    s(
         "mcp.connect_timeout_secs",
         "FORAGE_MCP_CONNECT_TIMEOUT_SECS",
         Integer,
