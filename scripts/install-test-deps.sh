@@ -32,4 +32,8 @@ fi
 if [ ! -d testkit/node/node_modules/parallel-web ] || [ ! -d testkit/node/node_modules/@modelcontextprotocol/server-everything ] || [ ! -d testkit/node/node_modules/playwright-core ]; then
   (cd testkit/node && npm ci --no-audit --no-fund --loglevel=error 2>/dev/null || npm install --no-audit --no-fund --loglevel=error)
 fi
+# cargo-fuzz for the fuzz targets (scripts/fuzz.sh), kept beside the build cache so CI keeps it.
+if ! cargo fuzz --version >/dev/null 2>&1 && [ ! -x "$HOME/.cache/forage/tools/bin/cargo-fuzz" ]; then
+  cargo install --quiet --locked --root "$HOME/.cache/forage/tools" cargo-fuzz --version 0.13.2
+fi
 echo "test dependencies ready"

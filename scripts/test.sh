@@ -39,3 +39,6 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "tests"
 cargo test --workspace --no-fail-fast
+
+step "fuzzing (each target for ${FORAGE_FUZZ_SECONDS:-60}s)"
+bash scripts/fuzz.sh "${FORAGE_FUZZ_SECONDS:-60}"

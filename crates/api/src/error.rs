@@ -130,25 +130,32 @@ impl ApiError {
 fn field_loc(field: &str) -> Vec<Value> {
     let mut loc = vec![Value::from("body")];
     for part in field.split('.').filter(|p| !p.is_empty()) {
-        let mut rest = part;
-        if let Some(open) = rest.find('[') {
-            loc.push(Value::from(&rest[..open]));
-            rest = &rest[open..];
-            while let Some(close) = rest.find(']') {
-                let index = &rest[1..close];
-                loc.push(
-                    index
-                        .parse::<u64>()
-                        .map(Value::from)
-                        .unwrap_or_else(|_| Value::from(index)),
-                );
-                rest = &rest[close + 1..];
+        match split_indices(part) {
+            Some((name, indices)) => {
+                loc.push(Value::from(name));
+                loc.extend(indices.into_iter().map(Value::from));
             }
-        } else {
-            loc.push(Value::from(rest));
+            None => loc.push(Value::from(part)),
         }
     }
     loc
+}
+
+/// `inputs[2][0]` → `("inputs", [2, 0])`; `None` for a part not of that form (a client's map
+/// key or unknown field name, which may hold brackets of its own).
+fn split_indices(part: &str) -> Option<(&str, Vec<u64>)> {
+    let (name, mut rest) = part.split_at(part.find('[')?);
+    if name.contains(']') {
+        return None;
+    }
+    let mut indices = Vec::new();
+    while !rest.is_empty() {
+        let inner = rest.strip_prefix('[')?;
+        let close = inner.find(']')?;
+        indices.push(inner[..close].parse().ok()?);
+        rest = &inner[close + 1..];
+    }
+    Some((name, indices))
 }
 
 #[cfg(test)]
@@ -165,6 +172,26 @@ mod tests {
             err.detail.unwrap()["loc"],
             json!(["body", "mcp_servers", 3, "url"])
         );
+    }
+
+    /// Found by fuzzing (`api_request`): a field name with brackets of its own (an unknown
+    /// field, a metadata key) made the location parser slice out of bounds and panic.
+    #[test]
+    fn field_names_with_brackets_of_their_own_stay_whole() {
+        for (field, loc) in [
+            ("a[]]", json!(["body", "a[]]"])),
+            ("metadata.[]]x", json!(["body", "metadata", "[]]x"])),
+            ("me][]]]]ls", json!(["body", "me][]]]]ls"])),
+            ("a[0]x", json!(["body", "a[0]x"])),
+            ("a[b]", json!(["body", "a[b]"])),
+            (
+                "inputs[2][0].input",
+                json!(["body", "inputs", 2, 0, "input"]),
+            ),
+        ] {
+            let err = ApiError::invalid_field(field, "is wrong");
+            assert_eq!(err.detail.unwrap()["loc"], loc, "{field}");
+        }
     }
 
     #[test]

@@ -86,8 +86,10 @@ struct Incoming<'a> {
 }
 
 /// What one server message meant for the call.
-enum Step {
+pub(crate) enum Step {
     Reply(Result<CallToolResult, McpError>),
+    /// A request from the server: this answer is posted back and the call goes on.
+    Answer(String),
     Continue,
 }
 
@@ -144,9 +146,14 @@ impl DirectCall<'_> {
             let body = self.read_body(response).await?;
             return match self.step(&body, &expected_id) {
                 Step::Reply(reply) => reply.map_err(Into::into),
-                Step::Continue => Err(self
-                    .protocol("the JSON reply is not the tools/call response".into())
-                    .into()),
+                step => {
+                    if let Step::Answer(answer) = step {
+                        self.post_answer(answer);
+                    }
+                    Err(self
+                        .protocol("the JSON reply is not the tools/call response".into())
+                        .into())
+                }
             };
         }
         Err(self
@@ -234,9 +241,13 @@ impl DirectCall<'_> {
                     if event.event != "message" || event.data.is_empty() {
                         continue;
                     }
-                    if let Step::Reply(reply) = self.step(event.data.as_bytes(), expected_id) {
-                        drain_in_background(chunks);
-                        return reply;
+                    match self.step(event.data.as_bytes(), expected_id) {
+                        Step::Reply(reply) => {
+                            drain_in_background(chunks);
+                            return reply;
+                        }
+                        Step::Answer(answer) => self.post_answer(answer),
+                        Step::Continue => {}
                     }
                 }
             }
@@ -288,8 +299,15 @@ impl DirectCall<'_> {
     }
 
     /// Routes one message: the reply to this call ends it; anything else is passed over
-    /// (progress and log notifications) or answered (a request from the server).
-    fn step(&self, message: &[u8], expected_id: &str) -> Step {
+    /// (progress and log notifications) or answered (a request from the server). No I/O.
+    pub(crate) fn step(&self, message: &[u8], expected_id: &str) -> Step {
+        // serde would read `Incoming` from an array too (`["id", "method"]`), which is no
+        // JSON-RPC message.
+        if message.trim_ascii_start().first() != Some(&b'{') {
+            return Step::Reply(Err(
+                self.protocol("malformed JSON-RPC message: not a JSON object".into())
+            ));
+        }
         let incoming: Incoming = match serde_json::from_slice(message) {
             Ok(incoming) => incoming,
             Err(e) => {
@@ -299,10 +317,7 @@ impl DirectCall<'_> {
             }
         };
         match (incoming.id, incoming.method) {
-            (Some(id), Some(method)) => {
-                self.answer_server_request(id.get().to_owned(), &method);
-                Step::Continue
-            }
+            (Some(id), Some(method)) => Step::Answer(answer_to(id, &method)),
             (_, Some(_)) => Step::Continue,
             (Some(id), None) if id.get() == expected_id => {
                 Step::Reply(self.reply(incoming.result, incoming.error))
@@ -331,17 +346,8 @@ impl DirectCall<'_> {
         }
     }
 
-    /// forage offers the server no capabilities, so a request from it gets `ping`'s empty
-    /// result or "method not found"; the answer is posted without holding up the call.
-    fn answer_server_request(&self, id: String, method: &str) {
-        let answer = if method == "ping" {
-            format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{}}}}"#)
-        } else {
-            format!(
-                r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32601,"message":"forage does not offer {}"}}}}"#,
-                method.escape_default()
-            )
-        };
+    /// Posts the answer to a server request without holding up the call.
+    fn post_answer(&self, answer: String) {
         let http = self.http.clone();
         let route = self.route.clone();
         let server = self.server.to_owned();
@@ -400,6 +406,19 @@ impl DirectCall<'_> {
     }
 }
 
+/// forage offers the server no capabilities, so a request from it gets `ping`'s empty result
+/// or "method not found". The id is echoed as sent (it is JSON already); the method name is
+/// JSON-escaped into the message.
+fn answer_to(id: &RawValue, method: &str) -> String {
+    let id = id.get();
+    if method == "ping" {
+        format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{}}}}"#)
+    } else {
+        let message = Value::String(format!("forage does not offer {method}"));
+        format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32601,"message":{message}}}}}"#)
+    }
+}
+
 /// Reads what is left of a response stream after its reply, off the caller's path: a stream
 /// read to its end hands its connection back to the pool; one that goes on is dropped.
 fn drain_in_background(
@@ -417,4 +436,29 @@ fn drain_in_background(
         })
         .await;
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(id: &str, method: &str) -> Value {
+        let id = RawValue::from_string(id.to_owned()).unwrap();
+        serde_json::from_str(&answer_to(&id, method)).unwrap()
+    }
+
+    /// Found by fuzzing (`mcp_message`): a method name with a quote or a non-ASCII letter was
+    /// escaped the Rust way (`\'`, `\u{e9}`), which is not JSON.
+    #[test]
+    fn answers_are_json_whatever_the_method_name() {
+        for method in ["it's", "caf\u{e9}", "a\nb", "\"", "\\"] {
+            let value = answer(r#"{"k": [1]}"#, method);
+            assert_eq!(value["id"], serde_json::json!({"k": [1]}));
+            assert_eq!(
+                value["error"]["message"],
+                format!("forage does not offer {method}")
+            );
+        }
+        assert_eq!(answer("7", "ping")["result"], serde_json::json!({}));
+    }
 }

@@ -9,6 +9,8 @@ mod client;
 mod connect;
 mod direct_call;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod headers;
 mod legacy_sse;
 mod render;

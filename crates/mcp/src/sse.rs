@@ -58,7 +58,7 @@ impl Parser {
                 std::borrow::Cow::Owned(std::mem::take(&mut self.line))
             };
             let line = line.strip_suffix(b"\r").unwrap_or(&line);
-            self.line_done(line);
+            self.line_done(line)?;
         }
         self.line.extend_from_slice(chunk);
         if self.line.len() + self.data.len() > self.max_event {
@@ -81,7 +81,7 @@ impl Parser {
         self.ready.pop_front()
     }
 
-    fn line_done(&mut self, line: &[u8]) {
+    fn line_done(&mut self, line: &[u8]) -> Result<(), TooLarge> {
         if line.is_empty() {
             if self.has_data {
                 self.ready.push_back(Event {
@@ -93,12 +93,16 @@ impl Parser {
             self.event = None;
             self.has_data = false;
             self.data.clear();
-            return;
+            return Ok(());
         }
         if line[0] == b':' {
-            return; // comment (keep-alive)
+            return Ok(()); // comment (keep-alive)
         }
         let text = String::from_utf8_lossy(line);
+        // Each invalid byte decodes to U+FFFD, three bytes: the bound holds for the decoded text.
+        if text.len() + self.data.len() > self.max_event {
+            return Err(TooLarge);
+        }
         let (field, value) = match text.split_once(':') {
             Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
             None => (text.as_ref(), ""),
@@ -121,6 +125,7 @@ impl Parser {
             }
             _ => {}
         }
+        Ok(())
     }
 }
 
@@ -181,6 +186,26 @@ mod tests {
         let mut p = Parser::new(16);
         assert_eq!(p.feed(b"data: 0123"), Ok(()));
         assert_eq!(p.feed(b"456789abcdef"), Err(TooLarge));
+    }
+
+    /// Found by fuzzing (`sse_chunks`): invalid UTF-8 grew three-fold when decoded, so an
+    /// event name or data within the bound as bytes came out larger than the bound.
+    #[test]
+    fn the_bound_holds_for_text_decoded_from_invalid_utf8() {
+        let mut p = Parser::new(16);
+        assert_eq!(
+            p.feed(b"data: \xff\xff\xff\xff\xff\xff\xff\xff\n\n"),
+            Err(TooLarge)
+        );
+        assert_eq!(p.next_event(), None);
+        let mut p = Parser::new(16);
+        assert_eq!(p.feed(b"event: \xff\xff\xff\xff\xff\n"), Err(TooLarge));
+        let mut p = Parser::new(16);
+        p.feed(b"data: \xc3\xa9\xff\n\n").unwrap();
+        assert_eq!(
+            p.next_event().map(|e| e.data),
+            Some("\u{e9}\u{fffd}".into())
+        );
     }
 
     #[test]
