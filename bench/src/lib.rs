@@ -1,6 +1,8 @@
 //! forage benchmarks: programs that print figures and ratios measured in one run on the
 //! machine they run on (see `src/bin/`). The library part holds what they share.
 
+pub mod report;
+
 use std::path::PathBuf;
 
 /// `<repository>/models/<file>`, where `scripts/fetch-model.sh` puts the default model.

@@ -8,6 +8,7 @@
 //! The model defaults to `FORAGE_LLM_MODEL_PATH`, else `models/` of the repository;
 //! `BENCH_THREADS=N` overrides the thread count (default: one per core).
 
+use forage_bench::report::{Figure, record};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -184,6 +185,31 @@ async fn main() -> anyhow::Result<()> {
         ttft_uncached,
         ttft_uncached / ttft_cached.max(1e-9)
     );
+    let bench = "bench-local-llm";
+    record(&[
+        Figure::new(
+            bench,
+            "embedded model generation, constrained",
+            gen_c,
+            "tok/s",
+        )
+        .against(format!("unconstrained {gen_u:.1} tok/s"))
+        .target("≥ 100 tok/s", gen_c >= 100.0),
+        Figure::new(
+            bench,
+            "constrained / unconstrained generation speed",
+            ratio,
+            "x",
+        )
+        .target("≥ 0.85x (grammar ≤ 15%)", ratio >= 0.85),
+        Figure::new(
+            bench,
+            "second agent turn, time to first token with the prompt cache",
+            ttft_cached,
+            "ms",
+        )
+        .against(format!("without the cache {ttft_uncached:.0} ms")),
+    ]);
     println!();
     println!(
         "targets: generation >= 100 tok/s: {}; constrained at most 15% slower: {}",

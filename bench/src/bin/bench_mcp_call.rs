@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use forage_bench::report::{Figure, record};
 use forage_mcp::{McpClient, ServerSpec, Timeouts};
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -334,6 +335,49 @@ async fn main() {
     );
 
     let overhead = forage.p50 / raw.p50;
+    let bench = "bench-mcp-call";
+    let mut figures = vec![
+        Figure::new(
+            bench,
+            "tools/call p50, forage McpClient (session server)",
+            forage.p50,
+            "ms",
+        )
+        .against(format!("raw HTTP POST {:.3} ms", raw.p50)),
+        Figure::new(
+            bench,
+            "forage per-call latency / raw round trip (p50)",
+            overhead,
+            "x",
+        )
+        .against(format!("raw HTTP POST {:.3} ms", raw.p50))
+        .target("≤ 1.2x", overhead <= 1.2),
+    ];
+    if let Some(p) = &python {
+        figures.push(
+            Figure::new(
+                bench,
+                "forage speed-up over the Python mcp client (p50)",
+                p.p50 / forage.p50,
+                "x",
+            )
+            .against(format!("Python {:.3} ms", p.p50))
+            .target("≥ 5x", p.p50 / forage.p50 >= 5.0),
+        );
+    }
+    if let Some(n) = &node {
+        figures.push(
+            Figure::new(
+                bench,
+                "forage speed-up over the TypeScript MCP SDK client (p50)",
+                n.p50 / forage.p50,
+                "x",
+            )
+            .against(format!("TypeScript {:.3} ms", n.p50))
+            .target("≥ 3x", n.p50 / forage.p50 >= 3.0),
+        );
+    }
+    record(&figures);
     println!(
         "target forage <= 1.2x raw round trip: {:.2}x — {}",
         overhead,
