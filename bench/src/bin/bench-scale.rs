@@ -14,11 +14,12 @@
 //! the `ultra` processor (the longest deadline) and forage's LLM request timeout is set above
 //! `STALL_MS`; every run is in flight at once only if creating them all takes less than `STALL_MS`
 //! (the table says when it did not). Build with `cargo build --release --bins` and run
-//! `$CARGO_TARGET_DIR/release/bench-scale` (it starts the `forage` binary next to itself). Each
-//! run costs about three sockets in each process (long-poll, stream, LLM call): the open-files
-//! limit is raised before anything starts (the soft limit to the hard one, and the hard one too
-//! where this process may) and printed. Prints a markdown table and records its figures
-//! (`forage_bench::report`).
+//! `$CARGO_TARGET_DIR/release/bench-scale` (it starts the `forage` binary next to itself, with
+//! `FORAGE_WORKERS=RUNS` and no admission limits). Each run holds three sockets in each process
+//! (long-poll, stream, LLM call): the open-files limit is raised before anything starts (the soft
+//! limit to the hard one, and the hard one too where this process may) and printed; where it
+//! still allows fewer than `RUNS` runs, the largest count it allows is measured and the table
+//! says so. Prints a markdown table and records its figures (`forage_bench::report`).
 
 use std::net::TcpListener;
 use std::path::PathBuf;

@@ -283,6 +283,7 @@ async fn stored_starts(llm: &str, stored: usize) -> anyhow::Result<(Vec<f64>, u6
         .to_owned();
     let filling = Instant::now();
     let mut created = 0;
+    let mut last_report = Instant::now();
     while created < stored {
         let n = BATCH.min(stored - created);
         let inputs: Vec<Value> = (created..created + n)
@@ -294,8 +295,11 @@ async fn stored_starts(llm: &str, stored: usize) -> anyhow::Result<(Vec<f64>, u6
             .await?
             .error_for_status()?;
         created += n;
+        if last_report.elapsed() > Duration::from_secs(10) {
+            eprintln!("  stored runs: {created} of {stored} created");
+            last_report = Instant::now();
+        }
     }
-    let mut last_report = Instant::now();
     loop {
         let status: Value = http
             .get(format!("{base}/v1/tasks/groups/{group}"))
@@ -495,6 +499,11 @@ async fn main() -> anyhow::Result<()> {
         .target("< 200 ms", empty_max < 200.0),
     ];
     if !with_stored.is_empty() {
+        let stored_target = if stored >= 1_000_000 {
+            "< 2000 ms".to_owned()
+        } else {
+            format!("< 2000 ms (issue: at 1,000,000 stored runs; measured at {stored})")
+        };
         let stored_median = median(with_stored.clone());
         let stored_max = with_stored.iter().copied().fold(0.0, f64::max);
         figures.push(
@@ -505,10 +514,7 @@ async fn main() -> anyhow::Result<()> {
                 "ms",
             )
             .against(format!("empty data dir {empty_median:.1} ms"))
-            .target(
-                format!("< 2000 ms (issue: at 1,000,000 stored runs; measured at {stored})"),
-                stored_median < 2000.0,
-            ),
+            .target(stored_target.clone(), stored_median < 2000.0),
         );
         figures.push(
             Figure::new(
@@ -517,10 +523,7 @@ async fn main() -> anyhow::Result<()> {
                 stored_max,
                 "ms",
             )
-            .target(
-                format!("< 2000 ms (issue: at 1,000,000 stored runs; measured at {stored})"),
-                stored_max < 2000.0,
-            ),
+            .target(stored_target.clone(), stored_max < 2000.0),
         );
         figures.push(Figure::new(
             BENCH,
