@@ -21,7 +21,6 @@
 //! still allows fewer than `RUNS` runs, the largest count it allows is measured and the table
 //! says so. Prints a markdown table and records its figures (`forage_bench::report`).
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -29,6 +28,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use forage_bench::process::{TempDir, forage_bin, free_port};
 use forage_bench::report::{self, Figure};
 use forage_testkit::llm::FakeLlm;
 use futures::StreamExt;
@@ -40,16 +40,6 @@ const SECRET_KEY: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
 const TARGET_MIB: f64 = 512.0;
 /// Descriptors each process needs besides one per watcher and LLM call of each run.
 const FDS_BASE: u64 = 300;
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-        let _ = std::fs::remove_file(self.0.with_extension("log"));
-    }
-}
 
 /// A `forage serve` process, killed on drop.
 struct Server {
@@ -123,21 +113,6 @@ fn raise_file_limit(need: u64) -> anyhow::Result<FileLimit> {
         soft: lim.rlim_cur,
         hard: lim.rlim_max,
     })
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-fn forage_bin() -> anyhow::Result<PathBuf> {
-    let bin = std::env::current_exe()?.with_file_name("forage");
-    if !bin.exists() {
-        bail!(
-            "{} is missing: build it with `cargo build --release --bins` (the same profile as this program)",
-            bin.display()
-        );
-    }
-    Ok(bin)
 }
 
 /// Spawns `forage serve` with `workers` workers, no admission limits, and an LLM request
@@ -414,12 +389,7 @@ async fn main() -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
 
     let llm = FakeLlm::start().await;
-    let data = TempDir(std::env::temp_dir().join(format!(
-        "forage-{BENCH}-{}-{}",
-        std::process::id(),
-        free_port()?
-    )));
-    std::fs::create_dir_all(&data.0)?;
+    let data = TempDir::new(BENCH, "data")?;
     let mut server = spawn(&llm.base_url, &data, runs, stall_ms)?;
     wait_healthy(&mut server).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;

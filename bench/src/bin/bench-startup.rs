@@ -17,12 +17,12 @@
 //! figures (`forage_bench::report`).
 
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use forage_bench::process::{TempDir, forage_bin, free_port};
 use forage_bench::report::{self, Figure};
 use forage_testkit::llm::FakeLlm;
 use serde_json::{Value, json};
@@ -37,28 +37,6 @@ const STORED_STARTS: usize = 3;
 const BATCH: usize = 1000;
 /// Workers executing the stored runs.
 const STORE_WORKERS: usize = 32;
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(what: &str) -> anyhow::Result<TempDir> {
-        let path = std::env::temp_dir().join(format!(
-            "forage-{BENCH}-{}-{what}-{}",
-            std::process::id(),
-            free_port()?
-        ));
-        std::fs::create_dir_all(&path)?;
-        Ok(TempDir(path))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-        let _ = std::fs::remove_file(self.0.with_extension("log"));
-    }
-}
 
 /// A `forage serve` process, killed on drop.
 struct Server {
@@ -102,21 +80,6 @@ impl Server {
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-fn forage_bin() -> anyhow::Result<PathBuf> {
-    let bin = std::env::current_exe()?.with_file_name("forage");
-    if !bin.exists() {
-        bail!(
-            "{} is missing: build it with `cargo build --release --bins` (the same profile as this program)",
-            bin.display()
-        );
-    }
-    Ok(bin)
 }
 
 /// Spawns `forage serve` on `data`; returns it with the instant just before the spawn.
@@ -253,7 +216,7 @@ async fn all_runs(
 async fn empty_starts(llm: &str) -> anyhow::Result<Vec<f64>> {
     let mut times = Vec::new();
     for _ in 0..EMPTY_STARTS {
-        let data = TempDir::new("empty")?;
+        let data = TempDir::new(BENCH, "empty")?;
         let (mut server, started) = spawn(llm, &data.0, 8)?;
         times.push(ms(wait_healthy(&mut server, started).await?));
         server.terminate()?;
@@ -264,7 +227,7 @@ async fn empty_starts(llm: &str) -> anyhow::Result<Vec<f64>> {
 /// Fills a data directory with `stored` completed runs; returns the starts measured on it (ms)
 /// and the directory's size in bytes.
 async fn stored_starts(llm: &str, stored: usize) -> anyhow::Result<(Vec<f64>, u64)> {
-    let data = TempDir::new("stored")?;
+    let data = TempDir::new(BENCH, "stored")?;
     let (mut server, started) = spawn(llm, &data.0, STORE_WORKERS)?;
     wait_healthy(&mut server, started).await?;
     let http = reqwest::Client::new();
@@ -352,7 +315,7 @@ struct Recovery {
 /// Runs the scenario with a fake LLM of its own (which counts only its requests).
 async fn recovery(runs: usize, stall_ms: u64) -> anyhow::Result<Recovery> {
     let llm = FakeLlm::start().await;
-    let data = TempDir::new("resume")?;
+    let data = TempDir::new(BENCH, "resume")?;
     let workers = runs.max(8);
     let (mut server, started) = spawn(&llm.base_url, &data.0, workers)?;
     wait_healthy(&mut server, started).await?;

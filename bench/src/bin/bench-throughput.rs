@@ -6,12 +6,11 @@
 //! Needs `cargo build --release --bins` (or the same profile as this program) and PostgreSQL's
 //! Debian binaries (`scripts/install-test-deps.sh`).
 
-use std::net::TcpListener;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use forage_bench::process::{TempDir, forage_bin, free_port};
 use forage_bench::report::{Figure, record};
 use forage_testkit::llm::FakeLlm;
 use forage_testkit::postgres::TempPostgres;
@@ -35,34 +34,12 @@ impl Drop for Node {
     }
 }
 
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn forage_bin() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let bin = exe.with_file_name("forage");
-    if !bin.exists() {
-        bail!(
-            "{} is missing: build it with `cargo build --bins` in the same profile",
-            bin.display()
-        );
-    }
-    Ok(bin)
-}
-
 async fn start_node(llm: &str, database_url: Option<&str>, n: usize) -> anyhow::Result<Node> {
-    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let data = std::env::temp_dir().join(format!("forage-bench-{}-{n}-{port}", std::process::id()));
-    std::fs::create_dir_all(&data)?;
+    let port = free_port()?;
+    let data = TempDir::new("bench-throughput", &format!("node{n}"))?;
     let mut cmd = Command::new(forage_bin()?);
     cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
-        .arg(&data)
+        .arg(&data.0)
         .env("FORAGE_LLM_PROVIDER", "openai")
         .env("FORAGE_LLM_BASE_URL", llm)
         .env("FORAGE_LLM_MODEL", "fake")
@@ -81,7 +58,7 @@ async fn start_node(llm: &str, database_url: Option<&str>, n: usize) -> anyhow::
     let node = Node {
         child: cmd.spawn().context("spawn forage serve")?,
         base: format!("http://127.0.0.1:{port}"),
-        _data: TempDir(data),
+        _data: data,
     };
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
