@@ -7,3 +7,5 @@ pub mod llm;
 pub mod mcp_fixture;
 pub mod peers;
 pub mod postgres;
+pub mod search;
+pub mod web;

@@ -1,12 +1,15 @@
-//! Scripted OpenAI-compatible LLM server (test double).
+//! Scripted LLM server (test double) speaking the OpenAI chat-completions and the Anthropic
+//! Messages APIs.
 //!
 //! `POST /v1/chat/completions` (also `/chat/completions`) answers from the request alone,
 //! steered by `[[fake:...]]` directives written in the messages (see [`directives`]), plus a
 //! per-conversation request counter for `fail=STATUS times=N`. Streams OpenAI SSE chunks
-//! when asked (`stream: true`). `GET /v1/models` lists one model; `GET /_requests` returns
-//! every request body received. Used in-process ([`FakeLlm::start`]) and by the
-//! `forage-fake-llm` binary.
+//! when asked (`stream: true`). `POST /v1/messages` is the same script in Anthropic's format
+//! (see [`anthropic`]; it wants `x-api-key`, `anthropic-version` and `max_tokens`, as
+//! Anthropic does). `GET /v1/models` lists one model; `GET /_requests` returns every request
+//! body received. Used in-process ([`FakeLlm::start`]) and by the `forage-fake-llm` binary.
 
+pub mod anthropic;
 pub mod conversation;
 pub mod directives;
 pub mod render;
@@ -36,6 +39,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 
+use anthropic::AnthropicReply;
 use conversation::Conversation;
 use render::{Reply, Tokens, error_body};
 use script::Plan;
@@ -49,7 +53,8 @@ const MAX_BODY: usize = 64 * 1024 * 1024;
 
 /// A running fake LLM server on an ephemeral loopback port; stops when dropped.
 pub struct FakeLlm {
-    /// `http://127.0.0.1:PORT/v1`, ready for an OpenAI client's base URL.
+    /// `http://127.0.0.1:PORT/v1`, ready for an OpenAI client's base URL (and for forage's
+    /// Anthropic provider, which then posts to `/v1/messages`).
     pub base_url: String,
     state: Arc<Shared>,
     task: JoinHandle<()>,
@@ -112,6 +117,7 @@ fn router(state: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat))
         .route("/chat/completions", post(chat))
+        .route("/v1/messages", post(messages))
         .route("/v1/models", get(models))
         .route("/models", get(models))
         .route("/_requests", get(requests))
@@ -187,21 +193,58 @@ async fn requests(State(state): State<Arc<Shared>>) -> Response {
     axum::Json(Value::Array(state.recorded(|r| r.body.clone()))).into_response()
 }
 
+/// Which API a request came in through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    OpenAi,
+    Anthropic,
+}
+
 async fn chat(State(state): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    let value: Value = match serde_json::from_slice(&body) {
+    respond(&state, &headers, &body, Dialect::OpenAi).await
+}
+
+async fn messages(State(state): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    respond(&state, &headers, &body, Dialect::Anthropic).await
+}
+
+/// What Anthropic refuses before looking at the conversation.
+fn anthropic_precheck(headers: &HeaderMap, body: &Value) -> Option<(u16, &'static str)> {
+    if headers.get("x-api-key").is_none_or(|v| v.is_empty()) {
+        return Some((401, "x-api-key header is required"));
+    }
+    if headers.get("anthropic-version").is_none() {
+        return Some((400, "anthropic-version: header is required"));
+    }
+    if body.get("max_tokens").and_then(Value::as_u64).is_none() {
+        return Some((400, "max_tokens: Field required"));
+    }
+    None
+}
+
+async fn respond(state: &Shared, headers: &HeaderMap, body: &Bytes, dialect: Dialect) -> Response {
+    let value: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
             state.record(
-                Value::String(String::from_utf8_lossy(&body).into_owned()),
-                &headers,
+                Value::String(String::from_utf8_lossy(body).into_owned()),
+                headers,
             );
-            return error(400, &format!("the request body is not JSON: {e}"));
+            return error(dialect, 400, &format!("the request body is not JSON: {e}"));
         }
     };
-    state.record(value.clone(), &headers);
-    let conversation = Conversation::from_body(&value);
+    state.record(value.clone(), headers);
+    let conversation = match dialect {
+        Dialect::OpenAi => Conversation::from_body(&value),
+        Dialect::Anthropic => {
+            if let Some((status, message)) = anthropic_precheck(headers, &value) {
+                return error(dialect, status, message);
+            }
+            Conversation::from_body(&anthropic::to_openai_body(&value))
+        }
+    };
     if conversation.messages.is_empty() {
-        return error(400, "'messages' must be a non-empty array");
+        return error(dialect, 400, "'messages' must be a non-empty array");
     }
     let prior = state.count_request(conversation.first_user_text());
     let script = script::decide(&conversation, prior);
@@ -215,17 +258,34 @@ async fn chat(State(state): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
                 tokio::time::sleep(stall).await;
             }
             let message = format!("scripted failure {attempt} of {times} (fake:fail={status})");
-            return error(status, &message);
+            return error(dialect, status, &message);
         }
         Plan::Reply {
             content,
             tool_calls,
         } => (content, tool_calls),
     };
-    let id = format!(
-        "chatcmpl-fake-{}",
-        state.next_id.fetch_add(1, Ordering::Relaxed)
-    );
+    let serial = state.next_id.fetch_add(1, Ordering::Relaxed);
+    let tokens = Tokens::estimate(body.len(), content.as_deref(), &calls);
+    if dialect == Dialect::Anthropic {
+        let id = format!("msg_fake_{serial}");
+        let reply = AnthropicReply {
+            id: &id,
+            model: &conversation.model,
+            content: content.as_deref(),
+            calls: &calls,
+            tokens,
+        };
+        return if conversation.stream {
+            stream(reply.stream_events(), script.stall)
+        } else {
+            if let Some(stall) = script.stall {
+                tokio::time::sleep(stall).await;
+            }
+            axum::Json(reply.message()).into_response()
+        };
+    }
+    let id = format!("chatcmpl-fake-{serial}");
     let reply = Reply {
         id: &id,
         created: SystemTime::now()
@@ -234,7 +294,7 @@ async fn chat(State(state): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
         model: &conversation.model,
         content: content.as_deref(),
         calls: &calls,
-        tokens: Tokens::estimate(body.len(), content.as_deref(), &calls),
+        tokens,
     };
     if conversation.stream {
         stream(
@@ -249,7 +309,8 @@ async fn chat(State(state): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
     }
 }
 
-/// An SSE response: the role chunk at once, then (after `stall`) the rest.
+/// An SSE response: the first event at once (role chunk, `message_start`), then (after
+/// `stall`) the rest.
 fn stream(events: Vec<String>, stall: Option<Duration>) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, Infallible>>(8);
     tokio::spawn(async move {
@@ -274,10 +335,18 @@ fn stream(events: Vec<String>, stall: Option<Duration>) -> Response {
     response
 }
 
-fn error(status: u16, message: &str) -> Response {
+fn error(dialect: Dialect, status: u16, message: &str) -> Response {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (code, axum::Json(error_body(status, message))).into_response();
-    if status == 429 {
+    let body = match dialect {
+        Dialect::OpenAi => error_body(status, message),
+        Dialect::Anthropic => anthropic::error_body(status, message),
+    };
+    let mut response = (code, axum::Json(body)).into_response();
+    let asks_to_wait = match dialect {
+        Dialect::OpenAi => status == 429,
+        Dialect::Anthropic => matches!(status, 429 | 529),
+    };
+    if asks_to_wait {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("0"));

@@ -368,13 +368,23 @@ fn table(run_id: &str) -> Vec<Case> {
             l422,
             &["webhook.event_types", "task_run.status"],
         ),
-        // --- Features refused in this version
         Case::create(
-            "source_policy set",
-            valid_with(json!({"source_policy": {"include_domains": ["example.com"]}})),
+            "source_policy.after_date not a date",
+            valid_with(
+                json!({"source_policy": {"include_domains": ["example.com"], "after_date": "2024-13-45"}}),
+            ),
             l422,
-            &["source_policy"],
+            &["source_policy.after_date", "YYYY-MM-DD"],
         ),
+        Case::create(
+            "source_policy with 201 domains",
+            valid_with(
+                json!({"source_policy": {"exclude_domains": (0..201).map(|i| format!("d{i}.example")).collect::<Vec<_>>()}}),
+            ),
+            l422,
+            &["source_policy", "limit is 200"],
+        ),
+        // --- Features refused in this version
         Case::create(
             "memory_scope_key set",
             valid_with(json!({"memory_scope_key": "team-a"})),

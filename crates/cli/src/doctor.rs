@@ -196,7 +196,13 @@ async fn check_llm(config: &Config) -> Verdict {
             let anthropic = kind == Some(ProviderKind::Anthropic);
             let base = base
                 .clone()
-                .unwrap_or_else(|| "https://api.anthropic.com/v1".into());
+                .unwrap_or_else(|| "https://api.anthropic.com".into());
+            // Anthropic's API lives under `/v1` whether or not the base URL says so.
+            let base = if anthropic && !base.trim_end_matches('/').ends_with("/v1") {
+                format!("{}/v1", base.trim_end_matches('/'))
+            } else {
+                base
+            };
             probe_llm(&base, llm.api_key.as_ref().map(|k| k.expose()), anthropic).await
         }
     }

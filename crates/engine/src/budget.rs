@@ -26,6 +26,16 @@ pub struct Budget {
     pub max_tool_output_chars: usize,
     /// Model name override for this processor (else the provider's configured model).
     pub model: Option<String>,
+    /// Distinct web pages `web_fetch` may read in one run.
+    pub max_fetched_pages: u32,
+    /// Input plus output tokens across the run; past it the model must answer (0: no limit).
+    pub max_total_tokens: u64,
+    /// Tool calls of one turn that run at the same time (the others wait their turn).
+    pub max_parallel_calls: u32,
+    /// Ask the model for a research plan before the first tool call.
+    pub plan_first: bool,
+    /// Ask the model to check its answer against what it read before finishing.
+    pub self_check: bool,
 }
 
 impl Default for Budget {
@@ -35,22 +45,28 @@ impl Default for Budget {
 }
 
 impl Budget {
-    /// The documented defaults (README, "Processors"). `-fast` variants get a shorter deadline.
+    /// The documented defaults (README, "Processors"). `-fast` variants get half the deadline.
     pub fn for_tier(tier: Tier, fast: bool) -> Budget {
-        let (max_turns, max_tool_calls, max_output_tokens, deadline_secs) = match tier {
-            Tier::Lite => (3, 1, 2_048, 60),
-            Tier::Base => (4, 3, 4_096, 100),
-            Tier::Core => (6, 1, 4_096, 300),
-            Tier::Core2x => (8, 10, 8_192, 600),
-            Tier::Pro => (12, 25, 8_192, 600),
-            Tier::Ultra => (16, 50, 8_192, 1_500),
-            Tier::Ultra2x => (20, 80, 8_192, 3_000),
-            Tier::Ultra4x => (24, 120, 8_192, 5_400),
-            Tier::Ultra8x => (32, 200, 8_192, 7_200),
+        // turns, tool calls, pages, total tokens, parallel calls, deadline (s), plan, self-check
+        let (turns, calls, pages, tokens, parallel, deadline_secs, plan, check) = match tier {
+            Tier::Lite => (3, 2, 2, 30_000, 2, 60, false, false),
+            Tier::Base => (4, 4, 4, 60_000, 4, 100, false, false),
+            Tier::Core => (6, 8, 6, 120_000, 4, 300, false, false),
+            Tier::Core2x => (8, 12, 10, 250_000, 6, 600, false, true),
+            Tier::Pro => (12, 25, 20, 500_000, 8, 600, true, true),
+            Tier::Ultra => (16, 50, 40, 1_000_000, 8, 1_500, true, true),
+            Tier::Ultra2x => (20, 80, 60, 2_000_000, 10, 3_000, true, true),
+            Tier::Ultra4x => (24, 120, 100, 4_000_000, 10, 5_400, true, true),
+            Tier::Ultra8x => (32, 200, 160, 8_000_000, 12, 7_200, true, true),
+        };
+        let max_output_tokens = match tier {
+            Tier::Lite => 2_048,
+            Tier::Base | Tier::Core => 4_096,
+            _ => 8_192,
         };
         Budget {
-            max_turns,
-            max_tool_calls,
+            max_turns: turns,
+            max_tool_calls: calls,
             max_output_tokens,
             deadline_secs: if fast {
                 deadline_secs / 2
@@ -60,7 +76,25 @@ impl Budget {
             max_repairs: 2,
             max_tool_output_chars: 20_000,
             model: None,
+            max_fetched_pages: pages,
+            max_total_tokens: tokens,
+            max_parallel_calls: parallel,
+            plan_first: plan,
+            self_check: check,
         }
+    }
+
+    /// Whether the run has spent its token budget.
+    pub fn tokens_spent(&self, used: u64) -> bool {
+        self.max_total_tokens > 0 && used >= self.max_total_tokens
+    }
+
+    /// How long before the deadline the run stops calling tools and answers: a fifth of the
+    /// deadline, at least 5 s (so the last answer has time to arrive).
+    pub fn answer_reserve(&self) -> Duration {
+        (self.deadline() / 5)
+            .max(Duration::from_secs(5))
+            .min(self.deadline() / 2)
     }
 
     pub fn deadline(&self) -> Duration {

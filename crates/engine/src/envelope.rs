@@ -5,6 +5,7 @@ use forage_api::{Citation, Confidence, FieldBasis, OutputSchema};
 use serde_json::{Map, Value, json};
 
 use crate::infer_schema::infer_schema;
+use crate::sources::{Checked, ReadSources};
 
 /// The kind of answer a run wants, ready to check replies against.
 pub struct AnswerSpec {
@@ -27,8 +28,10 @@ pub struct Answer {
     pub basis: Vec<FieldBasis>,
     /// For auto runs: the schema the answer follows.
     pub inferred_schema: Option<Value>,
-    /// Citations dropped because no source the run read contains their URL.
+    /// Citations dropped: the run read nothing at their URL, or none of their excerpts.
     pub dropped_citations: usize,
+    /// Excerpts dropped from kept citations because the source does not contain them.
+    pub dropped_excerpts: usize,
 }
 
 /// Why a reply is not an acceptable answer; said back to the model for repair.
@@ -147,9 +150,9 @@ impl AnswerSpec {
         }
     }
 
-    /// Checks a reply and extracts the answer. `sources` is everything the run read
-    /// (tool outputs), against which citations are verified.
-    pub fn accept(&self, reply: &str, sources: &[String]) -> Result<Answer, AnswerProblem> {
+    /// Checks a reply and extracts the answer. `sources` is everything the run read, against
+    /// which citations are verified.
+    pub fn accept(&self, reply: &str, sources: &ReadSources) -> Result<Answer, AnswerProblem> {
         let parsed = extract_json(reply);
         let (output, basis) = match parsed {
             Some(Value::Object(mut object)) if object.contains_key("output") => {
@@ -204,12 +207,13 @@ impl AnswerSpec {
                 }
             },
         };
-        let (basis, dropped_citations) = build_basis(&content, &basis, self.is_text(), sources);
+        let checked = build_basis(&content, &basis, self.is_text(), sources);
         Ok(Answer {
             content,
-            basis,
+            basis: checked.basis,
             inferred_schema,
-            dropped_citations,
+            dropped_citations: checked.dropped_citations,
+            dropped_excerpts: checked.dropped_excerpts,
         })
     }
 }
@@ -248,14 +252,23 @@ pub fn extract_json(reply: &str) -> Option<Value> {
         .filter(Value::is_object)
 }
 
+/// The basis of an answer, with what the citation check left out.
+struct CheckedBasis {
+    basis: Vec<FieldBasis>,
+    dropped_citations: usize,
+    dropped_excerpts: usize,
+}
+
 /// One basis entry per top-level field (per-element entries such as `items.0` kept when given),
-/// built from what the model said; citations kept only when a source the run read has the URL.
+/// built from what the model said. Citations are checked against what the run read: a citation
+/// of something not read, or whose excerpts are not in it, is dropped, and a field that lost a
+/// citation or an excerpt is marked one step less confident.
 fn build_basis(
     content: &Value,
     model_basis: &Value,
     is_text: bool,
-    sources: &[String],
-) -> (Vec<FieldBasis>, usize) {
+    sources: &ReadSources,
+) -> CheckedBasis {
     let fields: Vec<String> = match content {
         Value::Object(object) if !is_text => object.keys().cloned().collect(),
         _ => vec!["output".to_owned()],
@@ -264,7 +277,8 @@ fn build_basis(
         .as_array()
         .map(|entries| entries.iter().filter_map(Value::as_object).collect())
         .unwrap_or_default();
-    let mut dropped = 0;
+    let mut dropped_citations = 0;
+    let mut dropped_excerpts = 0;
     let mut entry_for = |field: &str, raw: Option<&Map<String, Value>>| -> FieldBasis {
         let reasoning = raw
             .and_then(|r| r.get("reasoning"))
@@ -272,24 +286,43 @@ fn build_basis(
             .filter(|r| !r.trim().is_empty())
             .unwrap_or("The model gave no reasoning for this field.")
             .to_owned();
-        let confidence = raw
+        let mut confidence = raw
             .and_then(|r| r.get("confidence"))
             .and_then(Value::as_str)
             .and_then(Confidence::parse);
+        let mut lost = false;
         let citations: Vec<Citation> = raw
             .and_then(|r| r.get("citations"))
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
             .filter_map(|c| serde_json::from_value::<Citation>(c.clone()).ok())
-            .filter(|c| {
-                let read = !c.url.is_empty() && sources.iter().any(|s| s.contains(&c.url));
-                if !read {
-                    dropped += 1;
+            .filter_map(|c| match sources.check(&c) {
+                Checked::Kept {
+                    citation,
+                    dropped_excerpts: 0,
+                } => Some(citation),
+                Checked::Kept {
+                    citation,
+                    dropped_excerpts: n,
+                } => {
+                    dropped_excerpts += n;
+                    lost = true;
+                    Some(citation)
                 }
-                read
+                Checked::Dropped => {
+                    dropped_citations += 1;
+                    lost = true;
+                    None
+                }
             })
             .collect();
+        if lost {
+            confidence = confidence.map(|c| match c {
+                Confidence::High => Confidence::Medium,
+                _ => Confidence::Low,
+            });
+        }
         FieldBasis {
             field: field.to_owned(),
             reasoning,
@@ -311,20 +344,27 @@ fn build_basis(
         };
         if let Some((head, index)) = field.split_once('.')
             && fields.iter().any(|f| f == head)
-            && index.parse::<usize>().is_ok()
-            && content[head]
-                .as_array()
-                .is_some_and(|a| index.parse::<usize>().unwrap() < a.len())
+            && let Ok(index) = index.parse::<usize>()
+            && content[head].as_array().is_some_and(|a| index < a.len())
         {
             basis.push(entry_for(field, Some(raw)));
         }
     }
-    (basis, dropped)
+    CheckedBasis {
+        basis,
+        dropped_citations,
+        dropped_excerpts,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::Source;
+
+    fn nothing() -> ReadSources<'static> {
+        ReadSources::new([])
+    }
 
     fn json_spec(schema: Value) -> AnswerSpec {
         AnswerSpec::new(&OutputSchema::Json {
@@ -340,9 +380,10 @@ mod tests {
         );
         let reply = r#"{"output": {"ceo": "Ada"}, "basis": [{"field": "ceo", "reasoning": "From the CRM tool.", "confidence": "high",
                         "citations": [{"url": "https://crm.example/ada"}, {"url": "https://made.up/"}]}]}"#;
-        let answer = spec
-            .accept(reply, &["record at https://crm.example/ada".to_owned()])
-            .unwrap();
+        let read = [Source::tool_output(
+            "record at https://crm.example/ada".to_owned(),
+        )];
+        let answer = spec.accept(reply, &ReadSources::new(&read)).unwrap();
         assert_eq!(answer.content, json!({"ceo": "Ada"}));
         assert_eq!(answer.basis.len(), 1);
         assert_eq!(answer.basis[0].confidence, Some(Confidence::High));
@@ -356,17 +397,17 @@ mod tests {
             json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}),
         );
         let err = spec
-            .accept(r#"{"output": {"n": "five"}, "basis": []}"#, &[])
+            .accept(r#"{"output": {"n": "five"}, "basis": []}"#, &nothing())
             .unwrap_err();
         assert!(err.0.contains("/n"), "{err}");
-        let err = spec.accept("not json at all", &[]).unwrap_err();
+        let err = spec.accept("not json at all", &nothing()).unwrap_err();
         assert!(err.0.contains("not valid JSON"), "{err}");
     }
 
     #[test]
     fn bare_answers_and_fences_are_accepted() {
         let spec = json_spec(json!({"type": "object", "properties": {"n": {"type": "integer"}}}));
-        let answer = spec.accept("```json\n{\"n\": 5}\n```", &[]).unwrap();
+        let answer = spec.accept("```json\n{\"n\": 5}\n```", &nothing()).unwrap();
         assert_eq!(answer.content, json!({"n": 5}));
         assert_eq!(answer.basis[0].field, "n");
     }
@@ -374,7 +415,7 @@ mod tests {
     #[test]
     fn text_answers_may_be_plain_text() {
         let spec = AnswerSpec::new(&OutputSchema::Text { description: None }).unwrap();
-        let answer = spec.accept("Paris is the capital.", &[]).unwrap();
+        let answer = spec.accept("Paris is the capital.", &nothing()).unwrap();
         assert_eq!(answer.content, json!("Paris is the capital."));
         assert_eq!(answer.basis[0].field, "output");
     }
@@ -385,14 +426,17 @@ mod tests {
         let answer = spec
             .accept(
                 r#"{"output": {"gdp": "3.1T", "year": 2023}, "basis": []}"#,
-                &[],
+                &nothing(),
             )
             .unwrap();
         assert_eq!(
             answer.inferred_schema.unwrap()["properties"]["year"]["type"],
             "integer"
         );
-        assert!(spec.accept(r#"{"output": {}, "basis": []}"#, &[]).is_err());
+        assert!(
+            spec.accept(r#"{"output": {}, "basis": []}"#, &nothing())
+                .is_err()
+        );
     }
 
     #[test]
@@ -436,7 +480,7 @@ mod tests {
         let spec = json_spec(json!({"type": "object", "properties": {"execs": {"type": "array"}}}));
         let reply = r#"{"output": {"execs": ["a", "b"]}, "basis": [{"field": "execs", "reasoning": "r", "confidence": "low"},
                        {"field": "execs.1", "reasoning": "r1", "confidence": "medium"}, {"field": "execs.7", "reasoning": "x", "confidence": "low"}]}"#;
-        let answer = spec.accept(reply, &[]).unwrap();
+        let answer = spec.accept(reply, &nothing()).unwrap();
         let fields: Vec<&str> = answer.basis.iter().map(|b| b.field.as_str()).collect();
         assert_eq!(fields, ["execs", "execs.1"]);
     }

@@ -24,8 +24,10 @@ use crate::envelope::{Answer, AnswerSpec};
 use crate::events::EventSink;
 use crate::prompt;
 use crate::run_state::{Batch, CallOutcome, RunState};
-use crate::tool_calls::{CallObserver, refused, run_calls, started_events};
+use crate::sources::ReadSources;
+use crate::tool_calls::{CallObserver, RunTools, refused, run_calls, started_events};
 use crate::toolbox::Toolbox;
+use crate::web_tools::{RunWeb, WebEnv};
 
 /// What the engine needs to reach tools.
 #[derive(Clone)]
@@ -38,6 +40,8 @@ pub struct ToolEnv {
     pub mcp_timeouts: Timeouts,
     /// Timeouts for particular servers, keyed by `host` or `host:port` of their URL.
     pub mcp_server_timeouts: HashMap<String, Timeouts>,
+    /// The built-in web tools (search and fetch), where configured.
+    pub web: WebEnv,
 }
 
 impl ToolEnv {
@@ -171,6 +175,22 @@ impl Engine {
             }
         };
 
+        let web = RunWeb::new(
+            &self.tools.web,
+            job.request.source_policy.as_ref(),
+            profile.budget.max_fetched_pages,
+        );
+        let web_tools = web.specs().len();
+        if job.request.source_policy.is_some()
+            && web.is_empty()
+            && state.turn == 0
+            && !state.discovered
+        {
+            state.warnings.push(Warning::new(
+                WarningKind::Warning,
+                "source_policy has no effect: web search and fetch are not configured on this server",
+            ));
+        }
         let servers = job.request.mcp_servers.clone().unwrap_or_default();
         let toolbox = if servers.is_empty() {
             Toolbox::default()
@@ -195,21 +215,25 @@ impl Engine {
                 });
                 state.warnings.extend(warnings);
                 state.discovered = true;
-                state.messages = initial_messages(&job, &task_spec, toolbox.len());
+                state.messages = initial_messages(&job, &task_spec, toolbox.len() + web_tools);
                 checkpoints.save(&state, events).await;
             }
             toolbox
         };
         if state.messages.is_empty() {
-            state.messages = initial_messages(&job, &task_spec, toolbox.len());
+            state.messages = initial_messages(&job, &task_spec, toolbox.len() + web_tools);
             state.discovered = true;
         }
 
+        let tools = RunTools {
+            toolbox: &toolbox,
+            web: &web,
+        };
         let result = self
             .agent_loop(
                 &profile,
                 &answer_spec,
-                &toolbox,
+                tools,
                 &mut state,
                 &checkpoints,
                 deadline,
@@ -220,12 +244,12 @@ impl Engine {
 
         match result {
             Ok(answer) => {
-                if answer.dropped_citations > 0 {
+                if answer.dropped_citations > 0 || answer.dropped_excerpts > 0 {
                     state.warnings.push(Warning::new(
                         WarningKind::Warning,
                         format!(
-                            "{} citation(s) dropped: their URLs appear in no source this run read",
-                            answer.dropped_citations
+                            "Citations checked against what the run read: {} citation(s) dropped (their page was not read, or none of their excerpts is in it) and {} excerpt(s) dropped (not found in the page); the fields concerned are marked less confident",
+                            answer.dropped_citations, answer.dropped_excerpts
                         ),
                     ));
                 }
@@ -262,7 +286,7 @@ impl Engine {
         &self,
         profile: &ProcessorProfile,
         answer_spec: &AnswerSpec,
-        toolbox: &Toolbox,
+        tools: RunTools<'_>,
         state: &mut RunState,
         checkpoints: &Checkpointer<'_>,
         deadline: TokioInstant,
@@ -273,38 +297,75 @@ impl Engine {
             name: "forage_answer".into(),
             schema: answer_spec.envelope_schema(),
         };
+        let has_tools = !tools.toolbox.is_empty() || !tools.web.is_empty();
+        let answer_by = deadline - budget.answer_reserve();
         let max_turns = budget.max_turns.max(1);
-        while state.turn < max_turns + budget.max_repairs {
+        // One more turn for the self-check, when the processor makes one.
+        let turn_limit = max_turns + budget.max_repairs + u32::from(budget.self_check);
+        while state.turn < turn_limit {
             // An answer accepted just before a restart stands.
             if let Some(content) = &state.final_answer {
                 return answer_spec
-                    .accept(content, &state.sources)
+                    .accept(content, &ReadSources::new(&state.sources))
                     .map_err(|problem| {
                         Stop::Failed(format!("the saved answer is not acceptable: {problem}"))
                     });
             }
             // A batch of tool calls interrupted by a restart is finished first.
             if state.batch.is_some() {
-                self.finish_batch(toolbox, budget, state, checkpoints, cancel)
+                self.finish_batch(tools, budget, state, checkpoints, cancel)
                     .await;
                 if cancel.is_cancelled() {
                     return Err(Stop::Cancelled);
                 }
                 continue;
             }
-            let turn = state.turn;
-            let tools_left = state.tool_calls_used < budget.max_tool_calls;
-            let last_tool_turn = turn + 1 >= max_turns;
-            let offer_tools = !toolbox.is_empty() && tools_left && !last_tool_turn;
-            if !toolbox.is_empty() && !offer_tools && !state.told_to_answer {
-                state.messages.push(ChatMessage::user(prompt::ANSWER_NOW));
-                state.told_to_answer = true;
+            if has_tools && budget.plan_first && !state.planned {
+                self.plan(profile, state, checkpoints, deadline, cancel)
+                    .await?;
+                continue;
             }
+            let turn = state.turn;
+            if has_tools && !state.told_to_answer {
+                let reason = if state.tool_calls_used >= budget.max_tool_calls {
+                    Some(format!(
+                        "its tool-call budget ({} calls) is used up",
+                        budget.max_tool_calls
+                    ))
+                } else if turn + 1 >= max_turns {
+                    Some(format!("it reached its last turn ({max_turns})"))
+                } else if budget.tokens_spent(state.usage.input_tokens + state.usage.output_tokens)
+                {
+                    Some(format!(
+                        "it used its token budget ({} tokens)",
+                        budget.max_total_tokens
+                    ))
+                } else if TokioInstant::now() >= answer_by {
+                    Some(format!("its deadline ({} s) is near", budget.deadline_secs))
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    state.messages.push(ChatMessage::user(prompt::ANSWER_NOW));
+                    state.told_to_answer = true;
+                    // Running out of turns or tool calls is the budget doing its job; running
+                    // out of tokens or time means the research may be unfinished: say so.
+                    if reason.contains("token") || reason.contains("deadline") {
+                        state.warnings.push(Warning::new(
+                            WarningKind::Warning,
+                            format!("The run stopped researching because {reason}; the answer uses what it had found by then"),
+                        ));
+                    }
+                }
+            }
+            let offer_tools = has_tools && !state.told_to_answer;
             let request = ChatRequest {
                 model: profile.model.clone(),
                 messages: state.messages.clone(),
                 tools: if offer_tools {
-                    toolbox.specs()
+                    let mut specs = tools.toolbox.specs();
+                    specs.extend(tools.web.specs());
+                    specs
                 } else {
                     Vec::new()
                 },
@@ -313,20 +374,7 @@ impl Engine {
                 temperature: None,
             };
             let clock = Instant::now();
-            let reply = tokio::select! {
-                reply = profile.llm.chat(&request, cancel) => reply,
-                () = tokio::time::sleep_until(deadline) => {
-                    return Err(Stop::Failed(format!(
-                        "the run exceeded its deadline of {} s (processor budget)", budget.deadline_secs
-                    )));
-                }
-                () = cancel.cancelled() => return Err(Stop::Cancelled),
-            };
-            let reply = match reply {
-                Ok(reply) => reply,
-                Err(forage_llm::LlmError::Cancelled) => return Err(Stop::Cancelled),
-                Err(e) => return Err(Stop::Failed(format!("the LLM request failed: {e}"))),
-            };
+            let reply = self.ask(profile, &request, deadline, cancel).await?;
             state.usage.input_tokens += reply.usage.input_tokens;
             state.usage.output_tokens += reply.usage.output_tokens;
             state.usage.llm_calls += 1;
@@ -372,12 +420,37 @@ impl Engine {
             }
 
             let content = reply.content.unwrap_or_default();
-            match answer_spec.accept(&content, &state.sources) {
+            match answer_spec.accept(&content, &ReadSources::new(&state.sources)) {
                 Ok(answer) => {
                     state.messages.push(ChatMessage::assistant(content.clone()));
+                    if budget.self_check && !state.self_checked && !state.sources.is_empty() {
+                        // Checked once against the sources before it stands; the draft is kept
+                        // in case the checked answer is not acceptable.
+                        state.self_checked = true;
+                        state.draft_answer = Some(content);
+                        state.turn += 1;
+                        state.messages.push(ChatMessage::user(prompt::SELF_CHECK));
+                        let notice = RunEvent::Progress {
+                            progress: ProgressKind::ExecStatus,
+                            message: "Checking the answer against the sources read".into(),
+                        };
+                        checkpoints.save(state, vec![turn_event, notice]).await;
+                        continue;
+                    }
                     state.final_answer = Some(content);
                     checkpoints.save(state, vec![turn_event]).await;
                     return Ok(answer);
+                }
+                Err(_) if state.draft_answer.is_some() => {
+                    // The checked answer is not acceptable: the draft, which was, stands.
+                    let draft = state.draft_answer.take().unwrap_or_default();
+                    state.messages.push(ChatMessage::assistant(content));
+                    state.warnings.push(Warning::new(
+                        WarningKind::Warning,
+                        "The model's self-check produced an answer that is not acceptable; the answer before the check stands",
+                    ));
+                    state.final_answer = Some(draft);
+                    checkpoints.save(state, vec![turn_event]).await;
                 }
                 Err(problem) if state.repairs < budget.max_repairs => {
                     state.repairs += 1;
@@ -409,17 +482,95 @@ impl Engine {
                 }
             }
         }
+        if let Some(draft) = state.draft_answer.take() {
+            return answer_spec
+                .accept(&draft, &ReadSources::new(&state.sources))
+                .map_err(|problem| {
+                    Stop::Failed(format!("the answer is not acceptable: {problem}"))
+                });
+        }
         Err(Stop::Failed(format!(
-            "the model gave no final answer within the processor's {} turns",
-            max_turns + budget.max_repairs
+            "the model gave no final answer within the processor's {turn_limit} turns"
         )))
+    }
+
+    /// One chat request, bounded by the run's deadline and cancellation.
+    async fn ask(
+        &self,
+        profile: &ProcessorProfile,
+        request: &ChatRequest,
+        deadline: TokioInstant,
+        cancel: &CancellationToken,
+    ) -> Result<forage_llm::ChatResponse, Stop> {
+        let reply = tokio::select! {
+            reply = profile.llm.chat(request, cancel) => reply,
+            () = tokio::time::sleep_until(deadline) => {
+                return Err(Stop::Failed(format!(
+                    "the run exceeded its deadline of {} s (processor budget)", profile.budget.deadline_secs
+                )));
+            }
+            () = cancel.cancelled() => return Err(Stop::Cancelled),
+        };
+        match reply {
+            Ok(reply) => Ok(reply),
+            Err(forage_llm::LlmError::Cancelled) => Err(Stop::Cancelled),
+            Err(e) => Err(Stop::Failed(format!("the LLM request failed: {e}"))),
+        }
+    }
+
+    /// Asks the model for a research plan (no tools, free text) and adds it to the conversation
+    /// as context for the research turns.
+    async fn plan(
+        &self,
+        profile: &ProcessorProfile,
+        state: &mut RunState,
+        checkpoints: &Checkpointer<'_>,
+        deadline: TokioInstant,
+        cancel: &CancellationToken,
+    ) -> Result<(), Stop> {
+        let mut messages = state.messages.clone();
+        messages.push(ChatMessage::user(prompt::PLAN_REQUEST));
+        let request = ChatRequest {
+            model: profile.model.clone(),
+            messages,
+            tools: Vec::new(),
+            response_format: None,
+            max_output_tokens: Some(profile.budget.max_output_tokens.min(1_024)),
+            temperature: None,
+        };
+        let clock = Instant::now();
+        let reply = self.ask(profile, &request, deadline, cancel).await?;
+        state.usage.input_tokens += reply.usage.input_tokens;
+        state.usage.output_tokens += reply.usage.output_tokens;
+        state.usage.llm_calls += 1;
+        state.planned = true;
+        let plan = reply.content.unwrap_or_default();
+        let plan = plan.trim();
+        let mut events = vec![RunEvent::LlmTurn {
+            turn: state.turn + 1,
+            input_tokens: reply.usage.input_tokens,
+            output_tokens: reply.usage.output_tokens,
+            duration_ms: clock.elapsed().as_millis() as u64,
+            tool_calls: 0,
+        }];
+        if !plan.is_empty() {
+            state
+                .messages
+                .push(ChatMessage::user(prompt::plan_context(plan)));
+            events.push(RunEvent::Progress {
+                progress: ProgressKind::Plan,
+                message: format!("Research plan: {}", first_chars(plan, 500)),
+            });
+        }
+        checkpoints.save(state, events).await;
+        Ok(())
     }
 
     /// Makes the calls of the current batch that have no result yet (each checkpointed as it
     /// finishes), then adds every result to the conversation in the model's order.
     async fn finish_batch(
         &self,
-        toolbox: &Toolbox,
+        tools: RunTools<'_>,
         budget: &crate::Budget,
         state: &mut RunState,
         checkpoints: &Checkpointer<'_>,
@@ -436,7 +587,7 @@ impl Engine {
         if !to_announce.is_empty() {
             let events = to_announce
                 .iter()
-                .flat_map(|call| started_events(call, toolbox))
+                .flat_map(|call| started_events(call, tools))
                 .collect();
             batch
                 .started
@@ -455,7 +606,8 @@ impl Engine {
         };
         run_calls(
             &pending,
-            toolbox,
+            tools,
+            budget.max_parallel_calls,
             budget.max_tool_output_chars,
             cancel,
             &recorder,
@@ -480,7 +632,7 @@ impl Engine {
             if let Some(at) = finished.iter().position(|done| done.call_id == call.id) {
                 let outcome = finished.swap_remove(at);
                 state.trace.extend(outcome.trace);
-                state.sources.extend(outcome.source_text);
+                state.sources.extend(outcome.read);
                 state.messages.push(outcome.message);
             }
         }
@@ -526,11 +678,17 @@ impl CallObserver for BatchRecorder<'_> {
             }
             value
         });
-        let events = outcome
+        let mut events: Vec<RunEvent> = outcome
             .trace
             .iter()
             .map(|call| RunEvent::ToolCallFinished { call: call.clone() })
             .collect();
+        if let Some(note) = &outcome.note {
+            events.push(RunEvent::Progress {
+                progress: ProgressKind::ToolCall,
+                message: note.clone(),
+            });
+        }
         self.checkpoints
             .sink()
             .checkpoint(version, snapshot, events)
@@ -588,5 +746,13 @@ fn build_output(schema: &OutputSchema, answer: Answer, trace: Vec<McpToolCall>) 
             output_schema: answer.inferred_schema,
             beta_fields: None,
         },
+    }
+}
+
+/// The first `max` characters of `text`, with an ellipsis when cut.
+fn first_chars(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
     }
 }

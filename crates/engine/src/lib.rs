@@ -9,8 +9,10 @@ pub mod executor;
 pub mod infer_schema;
 pub mod prompt;
 pub mod run_state;
+pub mod sources;
 pub mod tool_calls;
 pub mod toolbox;
+pub mod web_tools;
 
 pub use budget::{Budget, ProcessorProfile, ProcessorTable};
 pub use events::{EventSink, NullSink};

@@ -64,3 +64,24 @@ pub fn repair_message(problem: &str, attempt: u32, max: u32) -> String {
 /// Tells the model no more tools will run and it must answer now.
 pub const ANSWER_NOW: &str = "You have used this task's tool budget. Do not call tools again: \
      give your final answer now from what you have, as the JSON object described.";
+
+/// Asks for a research plan before the research turns.
+pub const PLAN_REQUEST: &str = "Before you research, write a short plan (at most 8 numbered steps): \
+     what you need to find out, which tools you will use for each part, which searches or \
+     reads can run at the same time, and how you will check the answer. Reply with the plan \
+     only, as plain text; do not answer the task yet.";
+
+/// The plan, given back to the model as context for the research turns.
+pub fn plan_context(plan: &str) -> String {
+    format!(
+        "Your research plan:\n{plan}\n\nCarry it out now: call the tools you need (several at once \
+         when they are independent), then give the final answer as the JSON object described."
+    )
+}
+
+/// Asks the model to check its answer against what it read.
+pub const SELF_CHECK: &str = "Before this answer is final, check it against the sources you read in \
+     this task: is every value supported by them, does every citation point to a page you actually \
+     read, and is every excerpt quoted exactly as it appears there? Correct what is wrong, drop \
+     citations you cannot support, and lower the confidence of fields the sources do not settle. \
+     Reply with only the final JSON object {\"output\": …, \"basis\": […]} (the same one if it is right).";

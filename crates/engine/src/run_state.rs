@@ -5,6 +5,8 @@ use forage_api::{McpToolCall, TokenUsage, Warning};
 use forage_llm::{ChatMessage, ToolCall};
 use serde::{Deserialize, Serialize};
 
+use crate::sources::Source;
+
 /// Everything the agent loop needs to carry on from where it stopped.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct RunState {
@@ -12,8 +14,10 @@ pub struct RunState {
     pub messages: Vec<ChatMessage>,
     /// Every finished MCP tool call, in the model's order.
     pub trace: Vec<McpToolCall>,
-    /// Full texts the tools returned (citations are checked against them).
-    pub sources: Vec<String>,
+    /// What the run read: tool outputs, pages and search results (citations are checked
+    /// against them).
+    #[serde(default, deserialize_with = "crate::sources::deserialize_sources")]
+    pub sources: Vec<Source>,
     pub warnings: Vec<Warning>,
     pub usage: TokenUsage,
     pub tool_calls_used: u32,
@@ -27,6 +31,15 @@ pub struct RunState {
     pub batch: Option<Batch>,
     /// The model's accepted final answer (the run only has to be recorded).
     pub final_answer: Option<String>,
+    /// Whether the research plan was asked for (processors that plan first).
+    #[serde(default)]
+    pub planned: bool,
+    /// Whether the model was asked to check its answer against its sources.
+    #[serde(default)]
+    pub self_checked: bool,
+    /// The acceptable answer given before the self-check; it stands if the checked one fails.
+    #[serde(default)]
+    pub draft_answer: Option<String>,
 }
 
 /// The tool calls of one LLM reply: those to make, those refused, and how far they got.
@@ -61,6 +74,34 @@ pub struct CallOutcome {
     pub trace: Option<McpToolCall>,
     /// The reply to the model for this call id.
     pub message: ChatMessage,
-    /// The full text the tool returned (for citation checks), if it succeeded.
-    pub source_text: Option<String>,
+    /// What the call read (for citation checks): an MCP tool's full output, a fetched page,
+    /// search results. Older checkpoints hold a tool's output as a plain string.
+    #[serde(
+        default,
+        alias = "source_text",
+        deserialize_with = "crate::run_state::deserialize_read"
+    )]
+    pub read: Vec<Source>,
+    /// What to tell watchers when the call finishes (built-in tools, which have no trace entry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// `read` of a call outcome: a list of sources, or (older checkpoints) one tool output or null.
+pub fn deserialize_read<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<Source>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Nothing(()),
+        Text(String),
+        #[serde(deserialize_with = "crate::sources::deserialize_sources")]
+        List(Vec<Source>),
+    }
+    Ok(match Stored::deserialize(deserializer)? {
+        Stored::Nothing(()) => Vec::new(),
+        Stored::Text(text) => vec![Source::tool_output(text)],
+        Stored::List(list) => list,
+    })
 }

@@ -10,7 +10,9 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 pub use crate::run_state::CallOutcome;
+use crate::sources::Source;
 use crate::toolbox::Toolbox;
+use crate::web_tools::RunWeb;
 
 /// Told of each call as it finishes (to record it before the others are done).
 #[async_trait]
@@ -18,17 +20,33 @@ pub trait CallObserver: Sync {
     async fn finished(&self, outcome: &CallOutcome);
 }
 
-/// Runs `calls` concurrently; results come back in the model's order. `observer` hears of each
+/// The tools a run can call: its MCP servers' and the built-in web tools.
+#[derive(Clone, Copy)]
+pub struct RunTools<'a> {
+    pub toolbox: &'a Toolbox,
+    pub web: &'a RunWeb,
+}
+
+/// Runs `calls` concurrently, at most `max_parallel` at a time; results come back in the model's order. `observer` hears of each
 /// call as it finishes, so watchers see a call's result while the others still run.
 pub async fn run_calls(
     calls: &[ToolCall],
-    toolbox: &Toolbox,
+    tools: RunTools<'_>,
+    max_parallel: u32,
     max_output_chars: usize,
     cancel: &CancellationToken,
     observer: &dyn CallObserver,
 ) -> Vec<CallOutcome> {
+    let slots = tokio::sync::Semaphore::new(max_parallel.max(1) as usize);
+    let slots = &slots;
     let futures = calls.iter().map(|call| async move {
-        let outcome = run_one(call, toolbox, max_output_chars, cancel).await;
+        // Never closed, so acquiring only waits.
+        let _slot = slots.acquire().await.ok();
+        let outcome = if tools.web.offers(&call.name) {
+            tools.web.call(call, max_output_chars, cancel).await
+        } else {
+            run_one(call, tools.toolbox, max_output_chars, cancel).await
+        };
         observer.finished(&outcome).await;
         outcome
     });
@@ -41,13 +59,25 @@ pub fn refused(call: &ToolCall, why: &str) -> CallOutcome {
         call_id: call.id.clone(),
         trace: None,
         message: ChatMessage::tool(call.id.clone(), format!("Error: {why}")),
-        source_text: None,
+        read: Vec::new(),
+        note: None,
     }
 }
 
 /// The events that announce a call before it is sent (none for a tool that does not exist).
-pub fn started_events(call: &ToolCall, toolbox: &Toolbox) -> Vec<RunEvent> {
-    let Some(tool) = toolbox.route(&call.name) else {
+pub fn started_events(call: &ToolCall, tools: RunTools<'_>) -> Vec<RunEvent> {
+    if tools.web.offers(&call.name) {
+        return tools
+            .web
+            .started_note(call)
+            .map(|message| RunEvent::Progress {
+                progress: ProgressKind::ToolCall,
+                message,
+            })
+            .into_iter()
+            .collect();
+    }
+    let Some(tool) = tools.toolbox.route(&call.name) else {
         return Vec::new();
     };
     vec![
@@ -120,30 +150,34 @@ async fn run_one(
         content_bytes: None,
         truncated: None,
     };
-    let (model_text, source_text) = match result {
+    let (model_text, read) = match result {
         Ok(output) => {
             let (shown, cut) = truncate_for_model(&output.text, output.bytes, max_output_chars);
             trace.content_bytes = Some(output.bytes as u64);
             trace.truncated = Some(cut);
             if output.is_error {
                 trace.error = Some(shown.clone());
-                (format!("The tool reported an error: {shown}"), None)
+                (format!("The tool reported an error: {shown}"), Vec::new())
             } else {
                 trace.content = Some(shown.clone());
                 trace.error = Some(String::new());
-                (shown, Some(output.text))
+                (shown, vec![Source::tool_output(output.text)])
             }
         }
         Err(message) => {
             trace.error = Some(message.clone());
-            (format!("Error: the tool call failed: {message}"), None)
+            (
+                format!("Error: the tool call failed: {message}"),
+                Vec::new(),
+            )
         }
     };
     CallOutcome {
         call_id: call.id.clone(),
         trace: Some(trace),
         message: ChatMessage::tool(call.id.clone(), model_text),
-        source_text,
+        read,
+        note: None,
     }
 }
 

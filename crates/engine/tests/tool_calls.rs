@@ -135,7 +135,13 @@ async fn tools_are_listed_once_per_run_and_names_map_back() {
         2,
         "one session per server per run"
     );
-    let requests = h.llm.requests();
+    // The first request that offers tools (pro plans first, with none).
+    let requests: Vec<Value> = h
+        .llm
+        .requests()
+        .into_iter()
+        .filter(|r| r.get("tools").is_some())
+        .collect();
     let offered: Vec<String> = requests[0]["tools"]
         .as_array()
         .unwrap()
@@ -169,7 +175,13 @@ async fn allowed_tools_limits_what_the_model_sees() {
     req.mcp_servers = Some(vec![server]);
     let (outcome, _) = h.run(req).await;
     completed(outcome);
-    let offered = h.llm.requests()[0]["tools"].as_array().unwrap().clone();
+    let offering = h
+        .llm
+        .requests()
+        .into_iter()
+        .find(|r| r.get("tools").is_some())
+        .expect("a request offers tools");
+    let offered = offering["tools"].as_array().unwrap().clone();
     assert_eq!(offered.len(), 1);
     assert_eq!(offered[0]["function"]["name"], "fx__add");
 }

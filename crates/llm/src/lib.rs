@@ -1,15 +1,23 @@
-//! LLM access for forage: the provider-neutral chat types, the `LlmProvider` trait and the
-//! OpenAI-compatible chat-completions client (OpenAI, vLLM, llama.cpp server, Ollama, ...).
+//! LLM access for forage: the provider-neutral chat types, the `LlmProvider` trait, the
+//! OpenAI-compatible chat-completions client (OpenAI, vLLM, llama.cpp server, Ollama, ...),
+//! the Anthropic Messages client, and the prompt-level tool protocol for models without
+//! native tool calling.
 
+pub mod anthropic;
 pub mod error;
 pub mod local;
 pub mod messages;
 pub mod openai;
+pub mod prompt_tools;
 pub mod provider;
+pub mod schema_prompt;
+mod transport;
 
+pub use anthropic::{AnthropicConfig, AnthropicProvider};
 pub use error::LlmError;
 pub use messages::{
     ChatMessage, ChatRequest, ChatResponse, ResponseFormat, ToolCall, ToolSpec, Usage,
 };
 pub use openai::{OpenAiConfig, OpenAiProvider};
+pub use prompt_tools::{PromptToolProtocol, ToolProtocol, with_tool_protocol};
 pub use provider::LlmProvider;

@@ -2,6 +2,7 @@
 //! variables (a variable overrides the file). `settings::SETTINGS` lists every name.
 
 pub mod settings;
+pub mod web;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -10,12 +11,14 @@ use std::time::Duration;
 
 use forage_api::{Processor, RequestLimits, Secret};
 use forage_engine::Budget;
+pub use forage_llm::ToolProtocol;
 use forage_tools::NetworkPolicy;
 
 use crate::admission::AdmissionLimits;
 use serde::{Deserialize, Deserializer};
 
 use settings::{Kind, SETTINGS, setting_for};
+pub use web::{FetchSettings, SearchSettings};
 
 /// A setting is missing, malformed or contradicts another.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +82,8 @@ pub struct Config {
     pub network: NetworkSettings,
     pub mcp: McpSettings,
     pub webhooks: WebhookSettings,
+    pub search: SearchSettings,
+    pub fetch: FetchSettings,
     /// `FORAGE_PROCESSORS` (inline TOML): per-processor budget and LLM.
     pub processors: BTreeMap<String, ProcessorSettings>,
 }
@@ -100,6 +105,8 @@ impl Default for Config {
             network: NetworkSettings::default(),
             mcp: McpSettings::default(),
             webhooks: WebhookSettings::default(),
+            search: SearchSettings::default(),
+            fetch: FetchSettings::default(),
             processors: BTreeMap::new(),
         }
     }
@@ -111,6 +118,7 @@ impl Default for Config {
 pub enum ProviderKind {
     /// Any OpenAI-compatible chat-completions server.
     Openai,
+    /// Anthropic's Messages API (Claude).
     Anthropic,
     /// The embedded GGUF model.
     Local,
@@ -138,6 +146,9 @@ pub struct LlmSettings {
     pub max_retries: u32,
     /// `FORAGE_LLM_STREAM`, default true.
     pub stream: bool,
+    /// `FORAGE_LLM_TOOL_PROTOCOL`: `native` (default) or `prompt` (tools described in the
+    /// prompt and called in text, for models served without tool calling).
+    pub tool_protocol: ToolProtocol,
 }
 
 impl Default for LlmSettings {
@@ -152,6 +163,7 @@ impl Default for LlmSettings {
             connect_timeout_secs: 10,
             max_retries: 3,
             stream: true,
+            tool_protocol: ToolProtocol::Native,
         }
     }
 }
@@ -164,6 +176,8 @@ pub struct LlmOverride {
     pub base_url: Option<String>,
     pub model: Option<String>,
     pub api_key: Option<Secret>,
+    /// Unset: `llm.tool_protocol`.
+    pub tool_protocol: Option<ToolProtocol>,
 }
 
 /// `[processors.<name>]`: budget fields, plus an optional `llm` table.

@@ -22,6 +22,7 @@ pub mod sink;
 pub mod state;
 pub mod ui;
 pub mod wait;
+pub mod web_setup;
 pub mod webhooks;
 pub mod worker;
 

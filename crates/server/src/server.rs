@@ -92,6 +92,7 @@ impl Server {
             .connect_timeout(Duration::from_secs(config.mcp.connect_timeout_secs.max(1)))
             .build()
             .map_err(|e| ServerError::Http(e.to_string()))?;
+        let web = crate::web_setup::build_web(config, &network)?;
         let engine = Engine::new(
             processors,
             ToolEnv {
@@ -99,6 +100,7 @@ impl Server {
                 network,
                 mcp_timeouts: config.mcp.to_timeouts(),
                 mcp_server_timeouts: config.mcp.server_timeouts(),
+                web,
             },
         );
         let auth = Auth::new(&config.api_keys);

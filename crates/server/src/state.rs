@@ -54,10 +54,6 @@ pub fn unsupported_fields() -> Unsupported {
     Unsupported {
         fields: vec![
             (
-                "source_policy",
-                "source policies apply to web search, which is not available yet in this version of forage",
-            ),
-            (
                 "memory_scope_key",
                 "memory is not available in this version of forage",
             ),

@@ -97,7 +97,8 @@ async fn rejections_are_json_with_the_right_status() {
             Method::POST,
             "/v1/tasks/runs",
             json,
-            r#"{"input": "q", "processor": "lite", "source_policy": {}}"#.into(),
+            r#"{"input": "q", "processor": "lite", "source_policy": {"after_date": "last week"}}"#
+                .into(),
             422,
         ),
         (

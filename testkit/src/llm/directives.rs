@@ -24,6 +24,8 @@ pub enum Directive {
     },
     /// Never call tools.
     NoTools,
+    /// Give exactly this JSON as the final answer (`[[fake:answer={"output": …, "basis": […]}]]`).
+    Answer { value: Value },
 }
 
 const OPEN: &str = "[[fake:";
@@ -168,6 +170,9 @@ fn build(pairs: &Pairs) -> Option<Directive> {
             turn: number(get("turn")).unwrap_or(0).min(u32::MAX as u64) as u32,
         },
         "no_tools" => Directive::NoTools,
+        "answer" => Directive::Answer {
+            value: value.clone()?,
+        },
         _ => return None,
     })
 }
@@ -181,7 +186,8 @@ mod tests {
     fn parses_every_kind() {
         let text = r#"Find X. [[fake:fail=500 times=2]] [[fake:stall_ms=300]] [[fake:delay_ms=5]]
             [[fake:invalid_json]] [[fake:schema_violation times=3]] [[fake:no_tools]]
-            [[fake:call name=search args={"q": "a ]] b", "n": [1, 2]} turn=1]]"#;
+            [[fake:call name=search args={"q": "a ]] b", "n": [1, 2]} turn=1]]
+            [[fake:answer={"output": {"a": [[1]]}, "basis": []}]]"#;
         assert_eq!(
             parse_all(text),
             vec![
@@ -198,6 +204,9 @@ mod tests {
                     name: "search".into(),
                     args: Some(json!({"q": "a ]] b", "n": [1, 2]})),
                     turn: 1
+                },
+                Directive::Answer {
+                    value: json!({"output": {"a": [[1]]}, "basis": []})
                 },
             ]
         );

@@ -147,7 +147,7 @@ impl Reply<'_> {
 }
 
 /// `text` cut into pieces of about `size` bytes, on character boundaries.
-fn pieces(text: &str, size: usize) -> Vec<&str> {
+pub(super) fn pieces(text: &str, size: usize) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
     while start < text.len() {

@@ -163,6 +163,15 @@ fn final_answer(conversation: &Conversation, directives: &[Directive]) -> String
     })
     .is_some_and(|times| attempts < times);
 
+    if !invalid_json
+        && !violate
+        && let Some(value) = directives.iter().find_map(|d| match d {
+            Directive::Answer { value } => Some(value),
+            _ => None,
+        })
+    {
+        return value.to_string();
+    }
     let input = conversation.user_input();
     let fill = Fill {
         required_only: false,

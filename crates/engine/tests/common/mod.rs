@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use forage_api::{
     McpServer, OutputSchema, Processor, RunEvent, RunId, Secret, TaskRunCreate, TaskSpec,
 };
+use forage_engine::web_tools::WebEnv;
 use forage_engine::{Budget, Engine, EngineOutcome, EventSink, ProcessorTable, RunJob, ToolEnv};
 use forage_llm::{OpenAiConfig, OpenAiProvider};
 use forage_mcp::Timeouts;
@@ -58,6 +59,8 @@ pub struct HarnessOptions {
     pub request_timeout: Duration,
     /// Per-server timeout overrides, keyed by `host:port` or `host`.
     pub server_timeouts: HashMap<String, Timeouts>,
+    /// The built-in web tools (none by default).
+    pub web: WebEnv,
 }
 
 impl Default for HarnessOptions {
@@ -66,6 +69,7 @@ impl Default for HarnessOptions {
             budgets: HashMap::new(),
             request_timeout: Duration::from_secs(20),
             server_timeouts: HashMap::new(),
+            web: WebEnv::default(),
         }
     }
 }
@@ -98,6 +102,7 @@ impl Harness {
             network,
             mcp_timeouts: Timeouts::default(),
             mcp_server_timeouts: options.server_timeouts,
+            web: options.web,
         };
         Harness {
             llm,

@@ -10,10 +10,15 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info_span, warn};
 
-use super::http_error::{MAX_ERROR_BODY, redact, retry_after, status_error, transport_error};
-use super::sse::SseLines;
+use super::http_error::status_error;
 use super::stream::StreamAccumulator;
-use super::{MAX_RESPONSE_BYTES, OpenAiConfig, backoff, completion, wire};
+use super::{MAX_RESPONSE_BYTES, OpenAiConfig, completion, wire};
+use crate::transport::backoff;
+use crate::transport::http::{
+    MAX_ERROR_BODY, read_capped, redact, retry_after, shown, strip_credentials_text,
+    transport_error,
+};
+use crate::transport::sse::SseLines;
 use crate::{ChatRequest, ChatResponse, LlmError, LlmProvider};
 
 /// A client of one OpenAI-compatible chat-completions server.
@@ -257,35 +262,6 @@ impl LlmProvider for OpenAiProvider {
 
     fn describe(&self) -> String {
         format!("openai-compatible {}", self.shown_base)
-    }
-}
-
-/// Reads the body, stopping once `max` bytes are held (the rest is dropped).
-async fn read_capped(response: &mut Response, max: usize) -> Result<Vec<u8>, reqwest::Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        let room = max.saturating_sub(body.len());
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= max {
-            break;
-        }
-    }
-    Ok(body)
-}
-
-/// `url` without user name or password.
-fn shown(url: &Url) -> String {
-    let mut url = url.clone();
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    url.to_string()
-}
-
-fn strip_credentials_text(text: &str) -> &str {
-    if text.contains('@') {
-        "(a URL with credentials)"
-    } else {
-        text
     }
 }
 

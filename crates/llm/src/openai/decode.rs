@@ -1,10 +1,11 @@
 //! Pieces shared by the streamed and non-streamed response decoders: usage, error objects,
-//! tool-call argument normalisation, and the final assembly of a `ChatResponse`.
+//! tool-call argument normalisation (the final assembly is `transport::reply`).
 
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::{ChatResponse, LlmError, ToolCall, Usage};
+use crate::Usage;
+pub(crate) use crate::transport::reply::{assemble, truncate};
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct WireUsage {
@@ -53,40 +54,6 @@ pub(crate) fn error_message(error: &Value) -> String {
         other => other.to_string(),
     };
     truncate(&text, 500)
-}
-
-pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_owned(),
-    }
-}
-
-/// Assembles the response; a reply with neither text nor tool calls is refused.
-pub(crate) fn assemble(
-    content: Option<String>,
-    tool_calls: Vec<ToolCall>,
-    usage: Option<Usage>,
-    finish_reason: Option<String>,
-    model: Option<String>,
-    requested_model: &str,
-) -> Result<ChatResponse, LlmError> {
-    let content = content.filter(|c| !c.is_empty());
-    if content.is_none() && tool_calls.is_empty() {
-        return Err(LlmError::InvalidResponse(format!(
-            "the reply has neither text nor tool calls (finish_reason {})",
-            finish_reason.as_deref().unwrap_or("missing")
-        )));
-    }
-    Ok(ChatResponse {
-        content,
-        tool_calls,
-        usage: usage.unwrap_or_default(),
-        finish_reason,
-        model: model
-            .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| requested_model.to_owned()),
-    })
 }
 
 /// A call id for servers that send none.

@@ -1,24 +1,14 @@
-//! Turns HTTP failures (error statuses, transport errors) into actionable `LlmError`s,
-//! with any echo of the API key removed.
+//! Turns error statuses of an OpenAI-compatible server into actionable `LlmError`s, with any
+//! echo of the API key removed (transport errors: `transport::http`).
 
 use std::time::Duration;
 
 use forage_api::Secret;
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 use super::decode::{error_message, truncate};
 use crate::LlmError;
-
-/// Most bytes of an error body read.
-pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
-
-/// `Retry-After` in seconds (HTTP dates are ignored: the backoff applies instead).
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    let secs: f64 = value.parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
-}
+use crate::transport::http::redact;
 
 /// The error for a non-2xx answer from `endpoint`.
 pub(crate) fn status_error(
@@ -57,38 +47,6 @@ pub(crate) fn status_error(
     }
 }
 
-/// The error for a request that got no (complete) answer.
-pub(crate) fn transport_error(endpoint: &str, error: reqwest::Error) -> LlmError {
-    let error = error.without_url();
-    let cause = error_chain(&error);
-    if error.is_connect() {
-        LlmError::Connect(format!(
-            "could not connect to the LLM server at {endpoint}: {cause}; check FORAGE_LLM_BASE_URL and that the server is running"
-        ))
-    } else if error.is_body() || error.is_decode() {
-        LlmError::Connect(format!(
-            "the connection to the LLM server at {endpoint} broke mid-answer: {cause}"
-        ))
-    } else if error.is_builder() {
-        LlmError::Config(format!("cannot build a request to {endpoint}: {cause}"))
-    } else {
-        LlmError::Connect(format!(
-            "the request to the LLM server at {endpoint} failed: {cause}"
-        ))
-    }
-}
-
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 /// The server's own explanation: `error.message` of an OpenAI-style body, else the text.
 fn server_detail(body: &[u8]) -> String {
     if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body)
@@ -97,16 +55,6 @@ fn server_detail(body: &[u8]) -> String {
         return error_message(error);
     }
     truncate(String::from_utf8_lossy(body).trim(), 500)
-}
-
-/// `text` with the API key (if it appears) replaced.
-pub(crate) fn redact(text: &str, api_key: Option<&Secret>) -> String {
-    match api_key {
-        Some(key) if key.expose().len() >= 4 => {
-            text.replace(key.expose(), forage_api::secret::REDACTED)
-        }
-        _ => text.to_owned(),
-    }
 }
 
 #[cfg(test)]
@@ -149,17 +97,5 @@ mod tests {
                 retry_after: Some(Duration::from_secs(1))
             }
         );
-    }
-
-    #[test]
-    fn parses_retry_after_seconds_only() {
-        let mut h = HeaderMap::new();
-        h.insert(RETRY_AFTER, "3".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
-        h.insert(
-            RETRY_AFTER,
-            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
-        );
-        assert_eq!(retry_after(&h), None);
     }
 }

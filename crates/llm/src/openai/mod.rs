@@ -1,12 +1,10 @@
 //! OpenAI-compatible chat completions (`POST {base_url}/chat/completions`), streaming or not.
 
-mod backoff;
 mod client;
 mod completion;
 mod config;
 mod decode;
 mod http_error;
-mod sse;
 mod stream;
 mod wire;
 

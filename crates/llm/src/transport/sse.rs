@@ -2,8 +2,9 @@
 
 /// Incremental decoder: feed it chunks, get back the `data:` payload of every complete line.
 ///
-/// OpenAI-compatible servers put one JSON document per `data:` line, so each line is
-/// dispatched on its own (comments, `event:`, `id:` and blank lines are skipped).
+/// OpenAI-compatible servers and Anthropic both put one JSON document per `data:` line (Anthropic's
+/// carries its event name in its `type` field), so each line is dispatched on its own (comments,
+/// `event:`, `id:` and blank lines are skipped).
 pub(crate) struct SseLines {
     partial: Vec<u8>,
     max_line: usize,
