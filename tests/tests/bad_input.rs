@@ -374,7 +374,7 @@ fn table(run_id: &str) -> Vec<Case> {
                 json!({"source_policy": {"include_domains": ["example.com"], "after_date": "2024-13-45"}}),
             ),
             l422,
-            &["source_policy.after_date", "YYYY-MM-DD"],
+            &["source_policy.after_date", "yyyy-mm-dd"],
         ),
         Case::create(
             "source_policy with 201 domains",

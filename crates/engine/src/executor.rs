@@ -544,10 +544,12 @@ impl Engine {
         state.usage.output_tokens += reply.usage.output_tokens;
         state.usage.llm_calls += 1;
         state.planned = true;
+        // The plan is an LLM turn like the others (it counts against the processor's turns).
+        state.turn += 1;
         let plan = reply.content.unwrap_or_default();
         let plan = plan.trim();
         let mut events = vec![RunEvent::LlmTurn {
-            turn: state.turn + 1,
+            turn: state.turn,
             input_tokens: reply.usage.input_tokens,
             output_tokens: reply.usage.output_tokens,
             duration_ms: clock.elapsed().as_millis() as u64,

@@ -29,7 +29,7 @@ async fn a_crowded_server_is_cut_down_to_what_the_model_can_take() {
     let (output, warnings, _) = completed(outcome);
     assert_eq!(output.mcp_tool_calls()[0].content.as_deref(), Some("t000"));
 
-    let first = &h.llm.requests()[0];
+    let first = &first_offering_tools(&h.llm.requests());
     let tools = first["tools"].as_array().expect("tools were offered");
     assert_eq!(tools.len(), MAX_TOOLS_PER_RUN);
     let names: Vec<&str> = tools

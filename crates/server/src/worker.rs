@@ -10,6 +10,7 @@ use forage_api::{InteractionId, Processor};
 use forage_engine::{Engine, RunJob};
 use forage_store::{LeasedRun, Notice, Store};
 use futures::FutureExt;
+use tokio::sync::Notify;
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -43,6 +44,8 @@ struct Worker {
     lease: Duration,
     stop: CancellationToken,
     abort: CancellationToken,
+    /// Wakes one idle worker per queued run (not all of them).
+    queued: Arc<Notify>,
 }
 
 impl WorkerPool {
@@ -54,6 +57,12 @@ impl WorkerPool {
         let stop = CancellationToken::new();
         let abort = CancellationToken::new();
         let mut tasks = JoinSet::new();
+        let queued = Arc::new(Notify::new());
+        tasks.spawn(forward_queued(
+            store.notices(),
+            queued.clone(),
+            stop.clone(),
+        ));
         for n in 0..settings.workers.max(1) {
             let worker = Worker {
                 id: format!("{}-w{n}", settings.node),
@@ -62,6 +71,7 @@ impl WorkerPool {
                 lease: settings.lease,
                 stop: stop.clone(),
                 abort: abort.clone(),
+                queued: queued.clone(),
             };
             tasks.spawn(worker.run());
         }
@@ -99,12 +109,14 @@ async fn join_all(tasks: &mut JoinSet<()>) {
 impl Worker {
     async fn run(self) {
         let tick = (self.lease / 3).max(Duration::from_millis(100));
-        let mut notices = self.store.notices();
         let mut backoff = Duration::from_millis(100);
         while !self.stop.is_cancelled() {
             match self.store.lease_next(&self.id, self.lease).await {
                 Ok(Some(leased)) => {
                     backoff = Duration::from_millis(100);
+                    // More runs may be waiting (one notice can stand for several): pass the
+                    // wake-up on to one more idle worker, which goes back to sleep if not.
+                    self.queued.notify_one();
                     let span = tracing::info_span!("run", run_id = %leased.record.id, processor = %leased.record.processor, attempt = leased.record.attempts);
                     self.execute(leased).instrument(span).await;
                     continue;
@@ -123,7 +135,7 @@ impl Worker {
             tokio::select! {
                 _ = self.stop.cancelled() => break,
                 _ = tokio::time::sleep(tick) => {}
-                _ = queued(&mut notices) => {}
+                _ = self.queued.notified() => {}
             }
         }
     }
@@ -301,13 +313,26 @@ async fn watch_for_cancel(
     cancel.cancel();
 }
 
-/// Returns when a run may have been queued.
-async fn queued(notices: &mut Receiver<Notice>) {
+/// Turns the store's "a run was queued" notices into wake-ups of one idle worker each; after
+/// missed notices, every idle worker looks.
+async fn forward_queued(
+    mut notices: Receiver<Notice>,
+    queued: Arc<Notify>,
+    stop: CancellationToken,
+) {
     loop {
-        match notices.recv().await {
-            Ok(Notice::RunQueued) | Err(RecvError::Lagged(_)) => return,
+        let notice = tokio::select! {
+            _ = stop.cancelled() => return,
+            notice = notices.recv() => notice,
+        };
+        match notice {
+            Ok(Notice::RunQueued) => queued.notify_one(),
+            Err(RecvError::Lagged(_)) => {
+                queued.notify_waiters();
+                queued.notify_one();
+            }
             Ok(_) => {}
-            Err(RecvError::Closed) => std::future::pending::<()>().await,
+            Err(RecvError::Closed) => return,
         }
     }
 }

@@ -197,3 +197,12 @@ pub fn completed(
         other => panic!("expected a completed run, got {other:?}"),
     }
 }
+
+/// The first LLM request that offered tools (processors that plan first ask for the plan with none).
+pub fn first_offering_tools(requests: &[Value]) -> Value {
+    requests
+        .iter()
+        .find(|r| r.get("tools").is_some())
+        .cloned()
+        .expect("a request offered tools")
+}
