@@ -1,6 +1,7 @@
 //! forage benchmarks: programs that print figures and ratios measured in one run on the
 //! machine they run on (see `src/bin/`). The library part holds what they share.
 
+pub mod cpu;
 pub mod process;
 pub mod report;
 

@@ -5,6 +5,7 @@
 //! a server that answers every request with one canned reply (a recorded response, an error, a
 //! stall), for tests of how a client reads what a provider sends.
 
+mod loopback;
 mod rank;
 mod render;
 pub mod replay;
@@ -17,9 +18,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use loopback::{Loopback, decode_params, header_pairs};
 use serde_json::Value;
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 
 pub use replay::{CannedReply, RecordedRequest, Replay};
 
@@ -73,26 +73,19 @@ pub struct RecordedSearch {
 impl RecordedSearch {
     /// The first value of header `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        loopback::header(&self.headers, name)
     }
 
     /// The first value of URL query parameter `name`.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        loopback::param(&self.params, name)
     }
 }
 
 /// The fake search service, running on `127.0.0.1` on a free port; stops when dropped.
 pub struct FakeSearch {
-    base_url: String,
+    server: Loopback,
     state: Arc<Shared>,
-    task: JoinHandle<()>,
 }
 
 struct Shared {
@@ -103,10 +96,6 @@ struct Shared {
 
 impl FakeSearch {
     pub async fn start(pages: Vec<IndexedPage>) -> FakeSearch {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the fake search service on 127.0.0.1");
-        let addr = listener.local_addr().expect("local address");
         let state = Arc::new(Shared {
             pages,
             recorded: Mutex::new(Vec::new()),
@@ -116,21 +105,15 @@ impl FakeSearch {
             .route("/search", get(search).post(search))
             .route("/res/v1/web/search", get(search))
             .with_state(state.clone());
-        let task = tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router).await {
-                tracing::error!(%error, "fake search service stopped");
-            }
-        });
         FakeSearch {
-            base_url: format!("http://{addr}"),
+            server: Loopback::serve(router, "fake search service").await,
             state,
-            task,
         }
     }
 
     /// `http://127.0.0.1:PORT`: the base URL for any of the four providers.
     pub fn base_url(&self) -> String {
-        self.base_url.clone()
+        self.server.base_url()
     }
 
     /// Every search received, in order.
@@ -142,12 +125,6 @@ impl FakeSearch {
     /// cleared with `None`.
     pub fn set_failure(&self, status: Option<u16>) {
         *self.state.failure.lock().expect("failure lock") = status;
-    }
-}
-
-impl Drop for FakeSearch {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 
@@ -238,12 +215,7 @@ fn record(
     headers: &HeaderMap,
     body: Option<Value>,
 ) -> RecordedSearch {
-    let param = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+    let param = |name: &str| loopback::param(&params, name).map(str::to_owned);
     let body_str = |key: &str| body.as_ref()?.get(key)?.as_str().map(str::to_owned);
     let body_u32 = |key: &str| {
         let n = body.as_ref()?.get(key)?.as_u64()?;
@@ -292,24 +264,9 @@ fn record(
         include_domains,
         exclude_domains,
         params,
-        headers: headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
+        headers: header_pairs(headers),
         body,
     }
-}
-
-/// `a=1&b=x%20y` decoded into pairs.
-fn decode_params(raw: &str) -> Vec<(String, String)> {
-    reqwest::Url::parse(&format!("http://fake.invalid/?{raw}"))
-        .map(|url| url.query_pairs().into_owned().collect())
-        .unwrap_or_default()
 }
 
 fn plain(status: StatusCode, text: &str) -> Response {

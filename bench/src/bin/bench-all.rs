@@ -17,6 +17,7 @@ const BENCHMARKS: &[&str] = &[
     "bench-mcp-call",
     "bench-startup",
     "bench-throughput",
+    "bench-tool-load",
     "bench-local-llm",
     "bench-scale",
 ];

@@ -11,8 +11,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use futures::StreamExt;
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
+
+use super::loopback::{self, Loopback, decode_params, header_pairs};
 
 /// What the server answers every request with.
 #[derive(Clone, Debug)]
@@ -85,17 +85,11 @@ pub struct RecordedRequest {
 
 impl RecordedRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        loopback::header(&self.headers, name)
     }
 
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        loopback::param(&self.params, name)
     }
 
     /// The body as JSON (`Null` when it is not JSON).
@@ -106,9 +100,8 @@ impl RecordedRequest {
 
 /// The canned-reply server on `127.0.0.1`, on a free port; stops when dropped.
 pub struct Replay {
-    base_url: String,
+    server: Loopback,
     state: Arc<Shared>,
-    task: JoinHandle<()>,
 }
 
 struct Shared {
@@ -118,41 +111,25 @@ struct Shared {
 
 impl Replay {
     pub async fn start(reply: CannedReply) -> Replay {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the replay server on 127.0.0.1");
-        let addr = listener.local_addr().expect("local address");
         let state = Arc::new(Shared {
             reply,
             recorded: Mutex::new(Vec::new()),
         });
         let router = Router::new().fallback(answer).with_state(state.clone());
-        let task = tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router).await {
-                tracing::error!(%error, "replay server stopped");
-            }
-        });
         Replay {
-            base_url: format!("http://{addr}"),
+            server: Loopback::serve(router, "replay server").await,
             state,
-            task,
         }
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
-        self.base_url.clone()
+        self.server.base_url()
     }
 
     /// Every request received, in order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.state.recorded.lock().expect("recorder lock").clone()
-    }
-}
-
-impl Drop for Replay {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 
@@ -171,16 +148,8 @@ async fn answer(
         .push(RecordedRequest {
             method: method.to_string(),
             path: uri.path().to_owned(),
-            params: super::decode_params(raw_query.as_deref().unwrap_or_default()),
-            headers: headers
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_owned(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect(),
+            params: decode_params(raw_query.as_deref().unwrap_or_default()),
+            headers: header_pairs(&headers),
             body: body.to_vec(),
         });
     let reply = &state.reply;

@@ -2,24 +2,20 @@
 //! timeouts, retries with backoff (429, 529, 5xx, `retry-after` honoured), cancellation, and
 //! bounded response reading.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
-use reqwest::{Response, Url};
+use reqwest::Response;
+use reqwest::header::HeaderValue;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, debug, info_span, warn};
+use tracing::Instrument;
 
 use super::errors::{is_retryable, status_error};
 use super::stream::{Progress, StreamAccumulator};
 use super::{ANTHROPIC_VERSION, AnthropicConfig, MAX_RESPONSE_BYTES, response, wire};
-use crate::transport::backoff;
-use crate::transport::http::{
-    MAX_ERROR_BODY, read_capped, redact, retry_after, shown, strip_credentials_text,
-    transport_error,
-};
-use crate::transport::sse::SseLines;
+use crate::transport::http::{self, Body, Endpoint, read_body_or_stream, redact_error, send};
+use crate::transport::retry::{Failure, chat_span, unless_cancelled, with_retries};
+use crate::transport::settings::provider_debug;
+use crate::transport::sse::read_events;
 use crate::{ChatRequest, ChatResponse, LlmError, LlmProvider};
 
 /// A client of the Anthropic Messages API.
@@ -27,47 +23,16 @@ use crate::{ChatRequest, ChatResponse, LlmError, LlmProvider};
 pub struct AnthropicProvider {
     config: AnthropicConfig,
     client: reqwest::Client,
-    endpoint: Url,
+    endpoint: Endpoint,
     key_header: HeaderValue,
-    /// The endpoint without any user info, for messages and logs.
-    shown_endpoint: String,
-    shown_base: String,
 }
 
-impl std::fmt::Debug for AnthropicProvider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AnthropicProvider")
-            .field("endpoint", &self.shown_endpoint)
-            .field("api_key", &self.config.api_key)
-            .field("stream", &self.config.stream)
-            .field("request_timeout", &self.config.request_timeout)
-            .field("max_retries", &self.config.max_retries)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A failed attempt, with the server's `retry-after` when it sent one.
-struct Failure {
-    error: LlmError,
-    retry_after: Option<Duration>,
-}
-
-impl From<LlmError> for Failure {
-    fn from(error: LlmError) -> Self {
-        Failure {
-            error,
-            retry_after: None,
-        }
-    }
-}
+provider_debug!(AnthropicProvider);
 
 impl AnthropicProvider {
     /// A provider with its own HTTP client (connect timeout from `config`).
     pub fn new(config: AnthropicConfig) -> Result<Self, LlmError> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .build()
-            .map_err(|e| LlmError::Config(format!("cannot build the HTTP client: {e}")))?;
+        let client = http::client(config.connect_timeout)?;
         Self::with_client(config, client)
     }
 
@@ -92,27 +57,17 @@ impl AnthropicProvider {
         } else {
             "/v1/messages"
         };
-        let endpoint = Url::parse(&format!("{base}{path}")).map_err(|e| {
-            LlmError::Config(format!(
-                "the Anthropic base URL {:?} is not a URL ({e}); set FORAGE_LLM_BASE_URL to e.g. https://api.anthropic.com, or leave it unset",
-                strip_credentials_text(base)
-            ))
-        })?;
-        if !matches!(endpoint.scheme(), "http" | "https") {
-            return Err(LlmError::Config(format!(
-                "the Anthropic base URL must be http or https, not {}",
-                endpoint.scheme()
-            )));
-        }
-        let shown_endpoint = shown(&endpoint);
-        let shown_base = shown_endpoint.trim_end_matches(path).to_owned();
+        let endpoint = Endpoint::new(
+            base,
+            path,
+            "the Anthropic base URL",
+            "e.g. https://api.anthropic.com, or leave it unset",
+        )?;
         Ok(Self {
             config,
             client,
             endpoint,
             key_header,
-            shown_endpoint,
-            shown_base,
         })
     }
 
@@ -123,150 +78,50 @@ impl AnthropicProvider {
     /// All attempts of one request.
     async fn run(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
         let body = wire::request_body(request, self.config.stream);
-        let mut retry = 0;
-        loop {
-            let span = info_span!("llm_attempt", attempt = retry + 1);
-            let outcome = tokio::time::timeout(
-                self.config.request_timeout,
-                self.attempt(&body, &request.model),
-            )
-            .instrument(span)
-            .await;
-            let failure = match outcome {
-                Ok(Ok(response)) => {
-                    debug!(
-                        input_tokens = response.usage.input_tokens,
-                        output_tokens = response.usage.output_tokens,
-                        tool_calls = response.tool_calls.len(),
-                        finish_reason = response.finish_reason.as_deref().unwrap_or(""),
-                        "LLM answered"
-                    );
-                    return Ok(response);
-                }
-                Ok(Err(failure)) => failure,
-                Err(_) => {
-                    warn!(timeout = ?self.config.request_timeout, "LLM request timed out");
-                    return Err(LlmError::Timeout);
-                }
-            };
-            if !is_retryable(&failure.error) || retry >= self.config.max_retries {
-                return Err(failure.error);
-            }
-            let wait = backoff::delay(self.config.initial_backoff, retry, failure.retry_after);
-            warn!(error = %failure.error, wait_ms = wait.as_millis() as u64, "retrying LLM request");
-            tokio::time::sleep(wait).await;
-            retry += 1;
-        }
+        let attempt = || self.attempt(&body, &request.model);
+        with_retries(&self.config.retries(), is_retryable, attempt).await
     }
 
     /// One HTTP exchange.
     async fn attempt(&self, body: &Value, model: &str) -> Result<ChatResponse, Failure> {
-        let mut builder = self
+        let builder = self
             .client
-            .post(self.endpoint.clone())
+            .post(self.endpoint.url.clone())
             .header("x-api-key", self.key_header.clone())
             .header("anthropic-version", ANTHROPIC_VERSION)
             .json(body);
-        if self.config.stream {
-            builder = builder.header(ACCEPT, "text/event-stream");
-        }
-        let mut response = builder
-            .send()
-            .await
-            .map_err(|e| transport_error(&self.shown_endpoint, e))?;
-        let status = response.status();
-        if !status.is_success() {
-            let wait = retry_after(response.headers());
-            let body = read_capped(&mut response, MAX_ERROR_BODY)
-                .await
-                .unwrap_or_default();
-            return Err(Failure {
-                error: status_error(
-                    &self.shown_endpoint,
-                    status,
-                    wait,
-                    &body,
-                    &self.config.api_key,
-                ),
-                retry_after: wait,
-            });
-        }
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_ascii_lowercase);
-        let is_stream = match &content_type {
-            Some(ct) => ct.starts_with("text/event-stream"),
-            None => self.config.stream,
+        let (endpoint, key) = (self.endpoint.shown.as_str(), &self.config.api_key);
+        let on_status = |status, wait, body: &[u8]| status_error(endpoint, status, wait, body, key);
+        let response = send(builder, self.config.stream, endpoint, on_status).await?;
+        let body = read_body_or_stream(response, self.config.stream, MAX_RESPONSE_BYTES, endpoint);
+        let result = match body.await? {
+            Body::Stream(response) => self.read_stream(response, model).await,
+            Body::Whole(body) => response::parse(&body, model),
         };
-        let result = if is_stream {
-            self.read_stream(&mut response, model).await
-        } else {
-            let body = read_capped(&mut response, MAX_RESPONSE_BYTES + 1)
-                .await
-                .map_err(|e| transport_error(&self.shown_endpoint, e))?;
-            if body.len() > MAX_RESPONSE_BYTES {
-                return Err(LlmError::InvalidResponse(format!(
-                    "the reply exceeds {MAX_RESPONSE_BYTES} bytes"
-                ))
-                .into());
-            }
-            response::parse(&body, model)
-        };
-        result.map_err(|e| self.redacted(e).into())
+        result.map_err(|e| redact_error(e, Some(key)).into())
     }
 
     /// Reads and folds the event stream up to `message_stop`.
     async fn read_stream(
         &self,
-        response: &mut Response,
+        mut response: Response,
         model: &str,
     ) -> Result<ChatResponse, LlmError> {
-        let mut lines = SseLines::new(MAX_RESPONSE_BYTES);
         let mut acc = StreamAccumulator::new(MAX_RESPONSE_BYTES);
-        let too_long = |_| {
-            LlmError::InvalidResponse(format!("a stream line exceeds {MAX_RESPONSE_BYTES} bytes"))
-        };
-        let mut done = false;
-        'read: while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| transport_error(&self.shown_endpoint, e))?
-        {
-            for data in lines.push(&chunk).map_err(too_long)? {
-                if acc.apply(&data)? == Progress::Done {
-                    done = true;
-                    break 'read;
-                }
-            }
-        }
-        if !done && let Some(data) = lines.finish() {
-            done = acc.apply(&data)? == Progress::Done;
-        }
+        let done = read_events(
+            &mut response,
+            MAX_RESPONSE_BYTES,
+            &self.endpoint.shown,
+            |data| Ok(acc.apply(data)? == Progress::Done),
+        )
+        .await?;
         if !done {
             return Err(LlmError::Connect(format!(
                 "the connection to the Anthropic API at {} ended before the answer did (no message_stop event)",
-                self.shown_endpoint
+                self.endpoint.shown
             )));
         }
         acc.finish(model)
-    }
-
-    fn redacted(&self, error: LlmError) -> LlmError {
-        let key = Some(&self.config.api_key);
-        match error {
-            LlmError::InvalidResponse(m) => LlmError::InvalidResponse(redact(&m, key)),
-            LlmError::Server { status, message } => LlmError::Server {
-                status,
-                message: redact(&message, key),
-            },
-            LlmError::BadRequest { status, message } => LlmError::BadRequest {
-                status,
-                message: redact(&message, key),
-            },
-            other => other,
-        }
     }
 }
 
@@ -277,24 +132,17 @@ impl LlmProvider for AnthropicProvider {
         request: &ChatRequest,
         cancel: &CancellationToken,
     ) -> Result<ChatResponse, LlmError> {
-        let span = info_span!(
-            "llm_chat",
-            provider = "anthropic",
-            endpoint = %self.shown_endpoint,
-            model = %request.model,
-            stream = self.config.stream,
-            messages = request.messages.len(),
-            tools = request.tools.len(),
+        let span = chat_span(
+            "anthropic",
+            &self.endpoint.shown,
+            request,
+            self.config.stream,
         );
-        tokio::select! {
-            biased;
-            _ = cancel.cancelled() => Err(LlmError::Cancelled),
-            result = self.run(request).instrument(span) => result,
-        }
+        unless_cancelled(cancel, self.run(request).instrument(span)).await
     }
 
     fn describe(&self) -> String {
-        format!("anthropic {}", self.shown_base)
+        format!("anthropic {}", self.endpoint.shown_base)
     }
 }
 
@@ -313,10 +161,13 @@ mod tests {
     #[test]
     fn builds_the_endpoint_and_hides_credentials_and_key() {
         let p = AnthropicProvider::new(AnthropicConfig::new(Secret::new("sk-ant-test"))).unwrap();
-        assert_eq!(p.endpoint.as_str(), "https://api.anthropic.com/v1/messages");
+        assert_eq!(
+            p.endpoint.url.as_str(),
+            "https://api.anthropic.com/v1/messages"
+        );
         assert_eq!(p.describe(), "anthropic https://api.anthropic.com");
         let p = AnthropicProvider::new(config("http://user:pw@127.0.0.1:9/v1/")).unwrap();
-        assert_eq!(p.endpoint.path(), "/v1/messages");
+        assert_eq!(p.endpoint.url.path(), "/v1/messages");
         assert_eq!(p.describe(), "anthropic http://127.0.0.1:9/v1");
         let debug = format!("{p:?}");
         assert!(

@@ -5,6 +5,7 @@ use std::time::Duration;
 use forage_api::Secret;
 
 use super::DEFAULT_BASE_URL;
+use crate::transport::settings::{config_debug, config_retries};
 
 /// Settings of an [`AnthropicProvider`](super::AnthropicProvider).
 #[derive(Clone)]
@@ -40,25 +41,8 @@ impl AnthropicConfig {
     }
 }
 
-impl std::fmt::Debug for AnthropicConfig {
-    /// Never shows the key, nor credentials embedded in the base URL.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let base_url = if self.base_url.contains('@') {
-            "(a URL with credentials)"
-        } else {
-            self.base_url.as_str()
-        };
-        f.debug_struct("AnthropicConfig")
-            .field("base_url", &base_url)
-            .field("api_key", &self.api_key)
-            .field("request_timeout", &self.request_timeout)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("max_retries", &self.max_retries)
-            .field("initial_backoff", &self.initial_backoff)
-            .field("stream", &self.stream)
-            .finish()
-    }
-}
+config_debug!(AnthropicConfig);
+config_retries!(AnthropicConfig);
 
 #[cfg(test)]
 mod tests {

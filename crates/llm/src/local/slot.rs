@@ -504,6 +504,11 @@ mod tests {
         .expect("no hang")
         .unwrap();
         assert_eq!(next.text, "slot 1");
+        // The dead thread leaves the count when its unwinding ends, which may trail the reply.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while slots.live.load(Ordering::SeqCst) != 1 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         assert_eq!(slots.live.load(Ordering::SeqCst), 1);
     }
 

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use forage_api::Secret;
 
+use crate::transport::settings::{config_debug, config_retries};
+
 /// Settings of an [`OpenAiProvider`](super::OpenAiProvider).
 #[derive(Clone)]
 pub struct OpenAiConfig {
@@ -36,25 +38,8 @@ impl Default for OpenAiConfig {
     }
 }
 
-impl std::fmt::Debug for OpenAiConfig {
-    /// Never shows the key, nor credentials embedded in the base URL.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let base_url = if self.base_url.contains('@') {
-            "(a URL with credentials)"
-        } else {
-            self.base_url.as_str()
-        };
-        f.debug_struct("OpenAiConfig")
-            .field("base_url", &base_url)
-            .field("api_key", &self.api_key)
-            .field("request_timeout", &self.request_timeout)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("max_retries", &self.max_retries)
-            .field("initial_backoff", &self.initial_backoff)
-            .field("stream", &self.stream)
-            .finish()
-    }
-}
+config_debug!(OpenAiConfig);
+config_retries!(OpenAiConfig);
 
 impl OpenAiConfig {
     /// Defaults for the server at `base_url`.

@@ -1,17 +1,132 @@
-//! Pieces of one HTTP exchange with an LLM server that do not depend on its API: `Retry-After`,
-//! transport-error wording, bounded body reading, and keeping keys and URL credentials out of
-//! messages.
+//! Pieces of one HTTP exchange with an LLM server that do not depend on its API: the endpoint,
+//! sending, `Retry-After`, transport-error wording, bounded body reading, and keeping keys and
+//! URL credentials out of messages.
 
 use std::time::Duration;
 
 use forage_api::Secret;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
-use reqwest::{Response, Url};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use reqwest::{RequestBuilder, Response, StatusCode, Url};
 
+use super::retry::Failure;
 use crate::LlmError;
 
 /// Most bytes of an error body read.
 pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Where a provider sends its requests, and how to name it without credentials.
+#[derive(Clone)]
+pub(crate) struct Endpoint {
+    pub(crate) url: Url,
+    /// `url` without any user info, for messages and logs.
+    pub(crate) shown: String,
+    /// `shown` without the API path: the base URL.
+    pub(crate) shown_base: String,
+}
+
+impl Endpoint {
+    /// `base` (trimmed, no trailing `/`) with `path` appended, http or https only; errors name the
+    /// setting as `what` ("the LLM base URL") and suggest `example` for FORAGE_LLM_BASE_URL.
+    pub(crate) fn new(base: &str, path: &str, what: &str, example: &str) -> Result<Self, LlmError> {
+        let url = Url::parse(&format!("{base}{path}")).map_err(|e| {
+            LlmError::Config(format!(
+                "{what} {:?} is not a URL ({e}); set FORAGE_LLM_BASE_URL to {example}",
+                strip_credentials_text(base)
+            ))
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(LlmError::Config(format!(
+                "{what} must be http or https, not {}",
+                url.scheme()
+            )));
+        }
+        let shown = shown(&url);
+        let shown_base = shown.trim_end_matches(path).to_owned();
+        Ok(Self {
+            url,
+            shown,
+            shown_base,
+        })
+    }
+}
+
+/// An HTTP client with `connect_timeout`.
+pub(crate) fn client(connect_timeout: Duration) -> Result<reqwest::Client, LlmError> {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .build()
+        .map_err(|e| LlmError::Config(format!("cannot build the HTTP client: {e}")))
+}
+
+/// Sends `request` to `endpoint` (asking for an event stream when `stream`). A non-2xx answer
+/// fails with `status_error`'s verdict on its status, `Retry-After` and first
+/// [`MAX_ERROR_BODY`] bytes.
+pub(crate) async fn send(
+    request: RequestBuilder,
+    stream: bool,
+    endpoint: &str,
+    status_error: impl FnOnce(StatusCode, Option<Duration>, &[u8]) -> LlmError,
+) -> Result<Response, Failure> {
+    let request = if stream {
+        request.header(ACCEPT, "text/event-stream")
+    } else {
+        request
+    };
+    let mut response = request
+        .send()
+        .await
+        .map_err(|e| transport_error(endpoint, e))?;
+    let status = response.status();
+    if !status.is_success() {
+        let wait = retry_after(response.headers());
+        let body = read_capped(&mut response, MAX_ERROR_BODY)
+            .await
+            .unwrap_or_default();
+        return Err(Failure {
+            error: status_error(status, wait, &body),
+            retry_after: wait,
+        });
+    }
+    Ok(response)
+}
+
+/// A successful answer, as far as [`read_body_or_stream`] reads it.
+pub(crate) enum Body {
+    /// An event stream, still to be read.
+    Stream(Response),
+    /// A whole body, within the bound given.
+    Whole(Vec<u8>),
+}
+
+/// Leaves an event stream (so its content type says, or `stream_requested` when it names none)
+/// to the caller, and reads any other body whole, refusing one over `max` bytes.
+pub(crate) async fn read_body_or_stream(
+    mut response: Response,
+    stream_requested: bool,
+    max: usize,
+    endpoint: &str,
+) -> Result<Body, LlmError> {
+    let is_stream = match response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(ct) => ct.to_ascii_lowercase().starts_with("text/event-stream"),
+        None => stream_requested,
+    };
+    if is_stream {
+        return Ok(Body::Stream(response));
+    }
+    let body = read_capped(&mut response, max + 1)
+        .await
+        .map_err(|e| transport_error(endpoint, e))?;
+    if body.len() > max {
+        return Err(LlmError::InvalidResponse(format!(
+            "the reply exceeds {max} bytes"
+        )));
+    }
+    Ok(Body::Whole(body))
+}
 
 /// `Retry-After` in seconds (HTTP dates are ignored: the backoff applies instead).
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
@@ -59,6 +174,22 @@ pub(crate) fn redact(text: &str, api_key: Option<&Secret>) -> String {
             text.replace(key.expose(), forage_api::secret::REDACTED)
         }
         _ => text.to_owned(),
+    }
+}
+
+/// `error` with the API key taken out of the server text it may quote.
+pub(crate) fn redact_error(error: LlmError, api_key: Option<&Secret>) -> LlmError {
+    match error {
+        LlmError::InvalidResponse(m) => LlmError::InvalidResponse(redact(&m, api_key)),
+        LlmError::Server { status, message } => LlmError::Server {
+            status,
+            message: redact(&message, api_key),
+        },
+        LlmError::BadRequest { status, message } => LlmError::BadRequest {
+            status,
+            message: redact(&message, api_key),
+        },
+        other => other,
     }
 }
 

@@ -1,7 +1,10 @@
-//! HTTP plumbing shared by the remote providers (OpenAI-compatible, Anthropic): retry backoff,
-//! server-sent-event lines, transport-error wording and redaction, and response assembly.
+//! HTTP plumbing shared by the remote providers (OpenAI-compatible, Anthropic): retry backoff and
+//! the attempts loop, server-sent-event lines, sending and reading, transport-error wording and
+//! redaction, `Debug` without keys, and response assembly.
 
 pub(crate) mod backoff;
 pub(crate) mod http;
 pub(crate) mod reply;
+pub(crate) mod retry;
+pub(crate) mod settings;
 pub(crate) mod sse;

@@ -1,4 +1,10 @@
-//! Splits a server-sent-event byte stream into `data:` payloads, with a bound on line length.
+//! Splits a server-sent-event byte stream into `data:` payloads, with a bound on line length,
+//! and reads a response's stream payload by payload.
+
+use reqwest::Response;
+
+use super::http::transport_error;
+use crate::LlmError;
 
 /// Incremental decoder: feed it chunks, get back the `data:` payload of every complete line.
 ///
@@ -45,6 +51,34 @@ impl SseLines {
     pub(crate) fn finish(&mut self) -> Option<String> {
         let line = std::mem::take(&mut self.partial);
         data_of(&line)
+    }
+}
+
+/// Hands the `data:` payload of each line of `response`'s event stream (lines bounded by
+/// `max_line` bytes) to `on_data` until it says the answer is complete (`Ok(true)`) or the stream
+/// ends (its unterminated last line included); returns whether the answer was complete.
+pub(crate) async fn read_events(
+    response: &mut Response,
+    max_line: usize,
+    endpoint: &str,
+    mut on_data: impl FnMut(&str) -> Result<bool, LlmError>,
+) -> Result<bool, LlmError> {
+    let mut lines = SseLines::new(max_line);
+    let too_long = |_| LlmError::InvalidResponse(format!("a stream line exceeds {max_line} bytes"));
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| transport_error(endpoint, e))?
+    {
+        for data in lines.push(&chunk).map_err(too_long)? {
+            if on_data(&data)? {
+                return Ok(true);
+            }
+        }
+    }
+    match lines.finish() {
+        Some(data) => on_data(&data),
+        None => Ok(false),
     }
 }
 

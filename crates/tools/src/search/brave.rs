@@ -1,10 +1,9 @@
 //! Brave Search API: `GET {base}/res/v1/web/search?q=…&count=N` with `X-Subscription-Token`.
 
-use reqwest::header::ACCEPT;
 use url::Url;
 
 use super::hits::{Hits, RawHit, array_field, text_field};
-use super::http::{ProviderHttp, endpoint};
+use super::http::{KeyHeader, ProviderHttp, endpoint};
 use super::text::strip_markup;
 use super::{SearchError, SearchHit, SearchProvider, SearchRequest, prepared_query};
 
@@ -32,14 +31,7 @@ impl SearchProvider for Brave {
             .append_pair("q", &query)
             .append_pair("count", &limit.to_string())
             .append_pair("result_filter", "web");
-        let mut builder = self
-            .http
-            .client()
-            .get(url)
-            .header(ACCEPT, "application/json");
-        if let Some(key) = self.http.key_header("") {
-            builder = builder.header("X-Subscription-Token", key);
-        }
+        let builder = self.http.get(url, KeyHeader::named("X-Subscription-Token"));
         let answer = self.http.fetch(builder).await?;
         // Brave answers an unknown token with 422 and this code rather than 401.
         if answer.status.as_u16() == 422

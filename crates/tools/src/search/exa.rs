@@ -2,13 +2,14 @@
 //! first 500 characters of text per result (the snippet); domain hints are passed as
 //! `includeDomains` / `excludeDomains`.
 
-use reqwest::header::ACCEPT;
 use serde_json::{Value, json};
 use url::Url;
 
 use super::hits::{Hits, MAX_SNIPPET_CHARS, RawHit, array_field, text_field};
-use super::http::{ProviderHttp, endpoint};
-use super::{SearchError, SearchHit, SearchProvider, SearchRequest, domain_hints, prepared_query};
+use super::http::{KeyHeader, ProviderHttp, endpoint};
+use super::{
+    SearchError, SearchHit, SearchProvider, SearchRequest, domain_hint_fields, prepared_query,
+};
 
 pub struct Exa {
     http: ProviderHttp,
@@ -36,12 +37,9 @@ fn body(query: &str, limit: u32, request: &SearchRequest) -> Value {
             "highlights": { "numSentences": 3, "highlightsPerUrl": 1 },
         },
     });
-    let include = domain_hints(&request.include_domains);
-    let exclude = domain_hints(&request.exclude_domains);
-    if !include.is_empty() {
-        body["includeDomains"] = json!(include);
-    } else if !exclude.is_empty() {
-        body["excludeDomains"] = json!(exclude);
+    let hints = domain_hint_fields(request, "includeDomains", "excludeDomains");
+    if let Some((key, domains)) = hints.into_iter().next() {
+        body[key] = json!(domains);
     }
     body
 }
@@ -65,27 +63,14 @@ impl SearchProvider for Exa {
     async fn search(&self, request: &SearchRequest) -> Result<Vec<SearchHit>, SearchError> {
         let query = prepared_query(request)?;
         let limit = request.result_limit();
-        let mut builder = self
-            .http
-            .client()
-            .post(self.endpoint.clone())
-            .header(ACCEPT, "application/json")
-            .json(&body(&query, limit, request));
-        if let Some(key) = self.http.key_header("") {
-            builder = builder.header("x-api-key", key);
-        }
+        let body = body(&query, limit, request);
+        let key = KeyHeader::named("x-api-key");
+        let builder = self.http.post_json(self.endpoint.clone(), &body, key);
         let json = self.http.json(self.http.fetch(builder).await?)?;
-        if !json.get("results").is_some_and(Value::is_array) {
-            return Err(self.http.bad_response("it has no `results` list"));
-        }
         let mut hits = Hits::new(limit);
-        for result in array_field(&json, "results") {
-            hits.push(RawHit {
-                url: text_field(result, "url"),
-                title: text_field(result, "title"),
-                snippet: snippet(result),
-                dates: text_field(result, "publishedDate").into_iter().collect(),
-            });
+        for result in self.http.results(&json)? {
+            let snippet = snippet(result);
+            hits.push(RawHit::from_fields(result, snippet, "publishedDate"));
         }
         Ok(hits.into_vec())
     }

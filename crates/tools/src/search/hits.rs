@@ -24,6 +24,18 @@ pub struct RawHit {
     pub dates: Vec<String>,
 }
 
+impl RawHit {
+    /// A result object's `url` and `title` fields, `snippet`, and the date in field `date_key`.
+    pub fn from_fields(result: &Value, snippet: Option<String>, date_key: &str) -> RawHit {
+        RawHit {
+            url: text_field(result, "url"),
+            title: text_field(result, "title"),
+            snippet,
+            dates: text_field(result, date_key).into_iter().collect(),
+        }
+    }
+}
+
 /// Collects hits up to a limit, skipping unusable and duplicate URLs.
 pub struct Hits {
     limit: usize,

@@ -1,11 +1,11 @@
-//! The HTTP side every provider shares: its client, the key header, sending, reading at most
-//! [`MAX_BODY_BYTES`] of the answer, and turning failures into [`SearchError`]s that never
-//! carry the API key.
+//! The HTTP side every provider shares: its client, building GET and JSON POST requests with the
+//! key header, sending, reading at most [`MAX_BODY_BYTES`] of the answer, and turning failures
+//! into [`SearchError`]s that never carry the API key.
 
 use std::time::Duration;
 
 use forage_api::Secret;
-use reqwest::header::{HeaderMap, HeaderValue, LOCATION, RETRY_AFTER};
+use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::Value;
 use url::Url;
@@ -16,6 +16,26 @@ use super::SearchError;
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// The longest provider text quoted in an error.
 const MAX_QUOTED_CHARS: usize = 300;
+
+/// Where a provider wants its key: the header, and what goes before the key in it.
+#[derive(Clone, Copy)]
+pub struct KeyHeader {
+    pub name: &'static str,
+    pub prefix: &'static str,
+}
+
+impl KeyHeader {
+    /// The key alone in header `name`.
+    pub const fn named(name: &'static str) -> KeyHeader {
+        KeyHeader { name, prefix: "" }
+    }
+
+    /// `Authorization: Bearer <key>`.
+    pub const BEARER: KeyHeader = KeyHeader {
+        name: "authorization",
+        prefix: "Bearer ",
+    };
+}
 
 /// One provider's HTTP client and credentials.
 pub struct ProviderHttp {
@@ -62,13 +82,32 @@ impl ProviderHttp {
         })
     }
 
-    pub fn client(&self) -> &reqwest::Client {
-        &self.client
+    /// `GET url` asking for JSON, with the key (if any) in `key`.
+    pub fn get(&self, url: Url, key: KeyHeader) -> RequestBuilder {
+        let request = self.client.get(url).header(ACCEPT, "application/json");
+        self.with_key(request, key)
+    }
+
+    /// `POST url` of the JSON `body`, asking for JSON, with the key (if any) in `key`.
+    pub fn post_json(&self, url: Url, body: &Value, key: KeyHeader) -> RequestBuilder {
+        let request = self
+            .client
+            .post(url)
+            .header(ACCEPT, "application/json")
+            .json(body);
+        self.with_key(request, key)
+    }
+
+    fn with_key(&self, request: RequestBuilder, key: KeyHeader) -> RequestBuilder {
+        match self.key_header(key.prefix) {
+            Some(value) => request.header(key.name, value),
+            None => request,
+        }
     }
 
     /// The API key as a header value marked sensitive (never logged by the HTTP stack), with
     /// `prefix` before it (`"Bearer "`), or `None` when no key is set.
-    pub fn key_header(&self, prefix: &str) -> Option<HeaderValue> {
+    fn key_header(&self, prefix: &str) -> Option<HeaderValue> {
         let key = self.api_key.as_ref()?;
         // The key was checked to be visible ASCII when the provider was built.
         let mut value = HeaderValue::from_str(&format!("{prefix}{}", key.expose())).ok()?;
@@ -164,6 +203,14 @@ impl ProviderHttp {
             provider,
             status: status.as_u16(),
             message,
+        }
+    }
+
+    /// The `results` list of a provider's JSON answer; an answer without one is a bad response.
+    pub fn results<'a>(&self, json: &'a Value) -> Result<&'a [Value], SearchError> {
+        match json.get("results").and_then(Value::as_array) {
+            Some(results) => Ok(results),
+            None => Err(self.bad_response("it has no `results` list")),
         }
     }
 

@@ -78,6 +78,22 @@ fn prepared_query(request: &SearchRequest) -> Result<String, SearchError> {
     Ok(query)
 }
 
+/// The request's domain hints as JSON fields named `include_key` and `exclude_key`, include
+/// first, leaving out a list with no hints in it.
+fn domain_hint_fields(
+    request: &SearchRequest,
+    include_key: &'static str,
+    exclude_key: &'static str,
+) -> Vec<(&'static str, Vec<String>)> {
+    [
+        (include_key, domain_hints(&request.include_domains)),
+        (exclude_key, domain_hints(&request.exclude_domains)),
+    ]
+    .into_iter()
+    .filter(|(_, domains)| !domains.is_empty())
+    .collect()
+}
+
 /// The domain hints, trimmed, without empty ones.
 fn domain_hints(domains: &[String]) -> Vec<String> {
     domains

@@ -1,10 +1,9 @@
 //! SearXNG (self-hosted metasearch): `GET {base}/search?q=…&format=json`.
 
-use reqwest::header::{ACCEPT, AUTHORIZATION};
 use url::Url;
 
 use super::hits::{Hits, RawHit, array_field, text_field};
-use super::http::{ProviderHttp, endpoint};
+use super::http::{KeyHeader, ProviderHttp, endpoint};
 use super::{SearchError, SearchHit, SearchProvider, SearchRequest, prepared_query};
 
 pub struct Searxng {
@@ -29,14 +28,7 @@ impl SearchProvider for Searxng {
         url.query_pairs_mut()
             .append_pair("q", &query)
             .append_pair("format", "json");
-        let mut builder = self
-            .http
-            .client()
-            .get(url)
-            .header(ACCEPT, "application/json");
-        if let Some(key) = self.http.key_header("Bearer ") {
-            builder = builder.header(AUTHORIZATION, key);
-        }
+        let builder = self.http.get(url, KeyHeader::BEARER);
         let answer = self.http.fetch(builder).await?;
         if answer.status.as_u16() == 403 {
             // SearXNG's own answer when the JSON format is not enabled.
@@ -47,17 +39,10 @@ impl SearchProvider for Searxng {
             });
         }
         let json = self.http.json(answer)?;
-        if !json.get("results").is_some_and(|r| r.is_array()) {
-            return Err(self.http.bad_response("it has no `results` list"));
-        }
         let mut hits = Hits::new(request.result_limit());
-        for result in array_field(&json, "results") {
-            hits.push(RawHit {
-                url: text_field(result, "url"),
-                title: text_field(result, "title"),
-                snippet: text_field(result, "content"),
-                dates: text_field(result, "publishedDate").into_iter().collect(),
-            });
+        for result in self.http.results(&json)? {
+            let snippet = text_field(result, "content");
+            hits.push(RawHit::from_fields(result, snippet, "publishedDate"));
         }
         let hits = hits.into_vec();
         let unresponsive = array_field(&json, "unresponsive_engines");

@@ -1,13 +1,14 @@
 //! Tavily: `POST {base}/search` with `Authorization: Bearer` and a JSON body; domain hints are
 //! passed as `include_domains` / `exclude_domains`.
 
-use reqwest::header::{ACCEPT, AUTHORIZATION};
 use serde_json::{Value, json};
 use url::Url;
 
-use super::hits::{Hits, RawHit, array_field, text_field};
-use super::http::{ProviderHttp, endpoint};
-use super::{SearchError, SearchHit, SearchProvider, SearchRequest, domain_hints, prepared_query};
+use super::hits::{Hits, RawHit, text_field};
+use super::http::{KeyHeader, ProviderHttp, endpoint};
+use super::{
+    SearchError, SearchHit, SearchProvider, SearchRequest, domain_hint_fields, prepared_query,
+};
 
 pub struct Tavily {
     http: ProviderHttp,
@@ -33,13 +34,8 @@ fn body(query: &str, limit: u32, request: &SearchRequest) -> Value {
         "include_raw_content": false,
         "include_images": false,
     });
-    for (key, domains) in [
-        ("include_domains", domain_hints(&request.include_domains)),
-        ("exclude_domains", domain_hints(&request.exclude_domains)),
-    ] {
-        if !domains.is_empty() {
-            body[key] = json!(domains);
-        }
+    for (key, domains) in domain_hint_fields(request, "include_domains", "exclude_domains") {
+        body[key] = json!(domains);
     }
     body
 }
@@ -49,27 +45,15 @@ impl SearchProvider for Tavily {
     async fn search(&self, request: &SearchRequest) -> Result<Vec<SearchHit>, SearchError> {
         let query = prepared_query(request)?;
         let limit = request.result_limit();
-        let mut builder = self
+        let body = body(&query, limit, request);
+        let builder = self
             .http
-            .client()
-            .post(self.endpoint.clone())
-            .header(ACCEPT, "application/json")
-            .json(&body(&query, limit, request));
-        if let Some(key) = self.http.key_header("Bearer ") {
-            builder = builder.header(AUTHORIZATION, key);
-        }
+            .post_json(self.endpoint.clone(), &body, KeyHeader::BEARER);
         let json = self.http.json(self.http.fetch(builder).await?)?;
-        if !json.get("results").is_some_and(Value::is_array) {
-            return Err(self.http.bad_response("it has no `results` list"));
-        }
         let mut hits = Hits::new(limit);
-        for result in array_field(&json, "results") {
-            hits.push(RawHit {
-                url: text_field(result, "url"),
-                title: text_field(result, "title"),
-                snippet: text_field(result, "content"),
-                dates: text_field(result, "published_date").into_iter().collect(),
-            });
+        for result in self.http.results(&json)? {
+            let snippet = text_field(result, "content");
+            hits.push(RawHit::from_fields(result, snippet, "published_date"));
         }
         Ok(hits.into_vec())
     }
