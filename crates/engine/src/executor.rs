@@ -327,33 +327,16 @@ impl Engine {
             }
             let turn = state.turn;
             if has_tools && !state.told_to_answer {
-                let reason = if state.tool_calls_used >= budget.max_tool_calls {
-                    Some(format!(
-                        "its tool-call budget ({} calls) is used up",
-                        budget.max_tool_calls
-                    ))
-                } else if turn + 1 >= max_turns {
-                    Some(format!("it reached its last turn ({max_turns})"))
-                } else if budget.tokens_spent(state.usage.input_tokens + state.usage.output_tokens)
-                {
-                    Some(format!(
-                        "it used its token budget ({} tokens)",
-                        budget.max_total_tokens
-                    ))
-                } else if TokioInstant::now() >= answer_by {
-                    Some(format!("its deadline ({} s) is near", budget.deadline_secs))
-                } else {
-                    None
-                };
-                if let Some(reason) = reason {
+                if let Some(end) = research_end(state, budget, max_turns, answer_by) {
                     state.messages.push(ChatMessage::user(prompt::ANSWER_NOW));
                     state.told_to_answer = true;
-                    // Running out of turns or tool calls is the budget doing its job; running
-                    // out of tokens or time means the research may be unfinished: say so.
-                    if reason.contains("token") || reason.contains("deadline") {
+                    if end.cut_short {
                         state.warnings.push(Warning::new(
                             WarningKind::Warning,
-                            format!("The run stopped researching because {reason}; the answer uses what it had found by then"),
+                            format!(
+                                "The run stopped researching because {}; the answer uses what it had found by then",
+                                end.why
+                            ),
                         ));
                     }
                 }
@@ -748,6 +731,50 @@ fn build_output(schema: &OutputSchema, answer: Answer, trace: Vec<McpToolCall>) 
             output_schema: answer.inferred_schema,
             beta_fields: None,
         },
+    }
+}
+
+/// Why a run stops calling tools and answers.
+struct ResearchEnd {
+    why: String,
+    /// Tokens or time ran out, so the research may be unfinished (turns and tool calls running
+    /// out is the budget doing its job).
+    cut_short: bool,
+}
+
+/// Whether the run must answer now rather than call more tools, and why.
+fn research_end(
+    state: &RunState,
+    budget: &crate::Budget,
+    max_turns: u32,
+    answer_by: TokioInstant,
+) -> Option<ResearchEnd> {
+    let end = |why: String, cut_short: bool| Some(ResearchEnd { why, cut_short });
+    if state.tool_calls_used >= budget.max_tool_calls {
+        end(
+            format!(
+                "its tool-call budget ({} calls) is used up",
+                budget.max_tool_calls
+            ),
+            false,
+        )
+    } else if state.turn + 1 >= max_turns {
+        end(format!("it reached its last turn ({max_turns})"), false)
+    } else if budget.tokens_spent(state.usage.input_tokens + state.usage.output_tokens) {
+        end(
+            format!(
+                "it used its token budget ({} tokens)",
+                budget.max_total_tokens
+            ),
+            true,
+        )
+    } else if TokioInstant::now() >= answer_by {
+        end(
+            format!("its deadline ({} s) is near", budget.deadline_secs),
+            true,
+        )
+    } else {
+        None
     }
 }
 

@@ -17,7 +17,8 @@ pub fn system_prompt(spec: &TaskSpec, tool_count: usize) -> String {
         "When you have the answer, reply with ONE JSON object and nothing else:\n\
          {\"output\": <the answer>, \"basis\": [{\"field\": <output field name>, \"reasoning\": <why>, \
          \"confidence\": \"low\"|\"medium\"|\"high\", \"citations\": [{\"url\": …, \"title\": …, \"excerpts\": [<exact quotes>]}]}]}\n\
-         Give one basis entry per top-level field of the output. Cite only sources you actually read in this task.\n",
+         Give one basis entry per top-level field of the output, and for a field that is a list also one per element \
+         (`field.0`, `field.1`, …). Cite only sources you actually read in this task, and quote excerpts exactly as they appear there.\n",
     );
     match &spec.output_schema {
         OutputSchema::Json { json_schema } => {
@@ -62,7 +63,7 @@ pub fn repair_message(problem: &str, attempt: u32, max: u32) -> String {
 }
 
 /// Tells the model no more tools will run and it must answer now.
-pub const ANSWER_NOW: &str = "You have used this task's tool budget. Do not call tools again: \
+pub const ANSWER_NOW: &str = "This task's research budget is used up. Do not call tools again: \
      give your final answer now from what you have, as the JSON object described.";
 
 /// Asks for a research plan before the research turns.
