@@ -35,6 +35,8 @@ const EMPTY_STARTS: usize = 5;
 const STORED_STARTS: usize = 3;
 /// Runs per task-group request (the API's largest batch).
 const BATCH: usize = 1000;
+/// Times `forage runs list` is run on the filled data directory.
+const LIST_TIMES: usize = 7;
 /// Workers executing the stored runs.
 const STORE_WORKERS: usize = 32;
 
@@ -226,7 +228,31 @@ async fn empty_starts(llm: &str) -> anyhow::Result<Vec<f64>> {
 
 /// Fills a data directory with `stored` completed runs; returns the starts measured on it (ms)
 /// and the directory's size in bytes.
-async fn stored_starts(llm: &str, stored: usize) -> anyhow::Result<(Vec<f64>, u64)> {
+/// `forage runs list` against the server at `base`, timed as a user sees it (the whole CLI
+/// process: start, one page of 20 runs over HTTP, printing), `LIST_TIMES` times, in ms.
+fn time_runs_list(base: &str) -> anyhow::Result<Vec<f64>> {
+    let mut times = Vec::new();
+    for _ in 0..LIST_TIMES {
+        let started = Instant::now();
+        let out = Command::new(forage_bin()?)
+            .args(["runs", "list", "--limit", "20"])
+            .env("FORAGE_SERVER", base)
+            .env_remove("FORAGE_API_KEY")
+            .stdin(Stdio::null())
+            .output()?;
+        let elapsed = started.elapsed();
+        if !out.status.success() {
+            bail!(
+                "forage runs list failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        times.push(ms(elapsed));
+    }
+    Ok(times)
+}
+
+async fn stored_starts(llm: &str, stored: usize) -> anyhow::Result<(Vec<f64>, u64, Vec<f64>)> {
     let data = TempDir::new(BENCH, "stored")?;
     let (mut server, started) = spawn(llm, &data.0, STORE_WORKERS)?;
     wait_healthy(&mut server, started).await?;
@@ -296,12 +322,16 @@ async fn stored_starts(llm: &str, stored: usize) -> anyhow::Result<(Vec<f64>, u6
     server.terminate()?;
     let size = dir_size(&data.0);
     let mut times = Vec::new();
-    for _ in 0..STORED_STARTS {
+    let mut listing = Vec::new();
+    for start in 0..STORED_STARTS {
         let (mut server, started) = spawn(llm, &data.0, 8)?;
         times.push(ms(wait_healthy(&mut server, started).await?));
+        if start + 1 == STORED_STARTS {
+            listing = time_runs_list(&server.base)?;
+        }
         server.terminate()?;
     }
-    Ok((times, size))
+    Ok((times, size, listing))
 }
 
 /// What the crash-recovery scenario measured, from the restart's spawn.
@@ -435,10 +465,10 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("empty data directory: {EMPTY_STARTS} starts");
     let empty = empty_starts(&llm.base_url).await?;
     eprintln!("data directory with {stored} stored runs");
-    let (with_stored, stored_bytes) = if stored > 0 {
+    let (with_stored, stored_bytes, listing) = if stored > 0 {
         stored_starts(&llm.base_url, stored).await?
     } else {
-        (Vec::new(), 0)
+        (Vec::new(), 0, Vec::new())
     };
     eprintln!("crash recovery: {resume} runs waiting {stall_ms} ms in the LLM, SIGKILL, restart");
     let rec = recovery(resume, stall_ms).await?;
@@ -494,6 +524,23 @@ async fn main() -> anyhow::Result<()> {
             stored_bytes as f64 / (1024.0 * 1024.0),
             "MiB",
         ));
+        let list_target = if stored >= 1_000_000 {
+            "< 50 ms".to_owned()
+        } else {
+            format!("< 50 ms (issue: at 1,000,000 stored runs; measured at {stored})")
+        };
+        let list_median = median(listing.clone());
+        figures.push(
+            Figure::new(
+                BENCH,
+                format!(
+                    "`forage runs list` (one page of 20, the whole CLI process), {stored} stored runs (median of {LIST_TIMES})"
+                ),
+                list_median,
+                "ms",
+            )
+            .target(list_target, list_median < 50.0),
+        );
     }
     figures.extend([
         Figure::new(
