@@ -377,6 +377,12 @@ fn table(run_id: &str) -> Vec<Case> {
             &["source_policy.after_date", "yyyy-mm-dd"],
         ),
         Case::create(
+            "source_policy entry naming no domain",
+            valid_with(json!({"source_policy": {"include_domains": ["example.com", "https:///"]}})),
+            l422,
+            &["source_policy.include_domains[1]", "names no domain"],
+        ),
+        Case::create(
             "source_policy with 201 domains",
             valid_with(
                 json!({"source_policy": {"exclude_domains": (0..201).map(|i| format!("d{i}.example")).collect::<Vec<_>>()}}),

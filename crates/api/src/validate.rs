@@ -216,6 +216,22 @@ pub fn validate_create(
                 format!("{count} domains listed; the limit is 200 in all"),
             ));
         }
+        for (list, entries) in [
+            ("include_domains", &policy.include_domains),
+            ("exclude_domains", &policy.exclude_domains),
+        ] {
+            for (i, entry) in entries.iter().flatten().enumerate() {
+                if let Some(problem) = domain_entry_problem(entry) {
+                    return Err(ApiError::invalid_field(
+                        &format!("source_policy.{list}[{i}]"),
+                        format!(
+                            "'{}' {problem}",
+                            entry.chars().take(100).collect::<String>()
+                        ),
+                    ));
+                }
+            }
+        }
         if let Some(date) = &policy.after_date
             && chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_err()
         {
@@ -239,6 +255,29 @@ pub fn validate_create(
         task_spec,
         warnings,
     })
+}
+
+/// What is wrong with a source-policy entry (`example.com`, `example.com/blog`, `.gov`), if
+/// anything: an entry that names no domain would otherwise be ignored, and an include list of
+/// such entries would restrict nothing.
+fn domain_entry_problem(entry: &str) -> Option<&'static str> {
+    let text = entry.trim();
+    let text = text.split_once("://").map_or(text, |(_, rest)| rest);
+    let host = text
+        .trim_start_matches("*.")
+        .trim_start_matches('.')
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    if text.len() > 300 {
+        Some("is longer than 300 characters")
+    } else if text.chars().any(char::is_whitespace) {
+        Some("contains whitespace; give a domain such as example.com")
+    } else if host.is_empty() || !host.chars().next().is_some_and(char::is_alphanumeric) {
+        Some("names no domain; give a domain such as example.com, example.com/blog or .gov")
+    } else {
+        None
+    }
 }
 
 fn is_set(request: &TaskRunCreate, field: &str) -> bool {
@@ -518,6 +557,32 @@ mod tests {
             &RequestLimits::default(),
             &Unsupported::default(),
         )
+    }
+
+    #[test]
+    fn source_policy_entries_must_name_a_domain() {
+        for good in [
+            "example.com",
+            "https://www.example.com/blog/",
+            ".gov",
+            "*.edu",
+            "bücher.example",
+        ] {
+            let body = format!(
+                r#"{{"input": "q", "processor": "lite", "source_policy": {{"include_domains": ["{good}"]}}}}"#
+            );
+            assert!(parse(&body).is_ok(), "{good} is refused");
+        }
+        for bad in ["", "   ", "/blog", "https://", ".", "exa mple.com", "-"] {
+            let body = format!(
+                r#"{{"input": "q", "processor": "lite", "source_policy": {{"exclude_domains": ["ok.com", "{bad}"]}}}}"#
+            );
+            let err = parse(&body).expect_err(bad);
+            assert!(
+                err.to_string().contains("source_policy.exclude_domains[1]"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]
