@@ -326,19 +326,20 @@ impl Engine {
                 continue;
             }
             let turn = state.turn;
-            if has_tools && !state.told_to_answer {
-                if let Some(end) = research_end(state, budget, max_turns, answer_by) {
-                    state.messages.push(ChatMessage::user(prompt::ANSWER_NOW));
-                    state.told_to_answer = true;
-                    if end.cut_short {
-                        state.warnings.push(Warning::new(
-                            WarningKind::Warning,
-                            format!(
-                                "The run stopped researching because {}; the answer uses what it had found by then",
-                                end.why
-                            ),
-                        ));
-                    }
+            if has_tools
+                && !state.told_to_answer
+                && let Some(end) = research_end(state, budget, max_turns, answer_by)
+            {
+                state.messages.push(ChatMessage::user(prompt::ANSWER_NOW));
+                state.told_to_answer = true;
+                if end.cut_short {
+                    state.warnings.push(Warning::new(
+                        WarningKind::Warning,
+                        format!(
+                            "The run stopped researching because {}; the answer uses what it had found by then",
+                            end.why
+                        ),
+                    ));
                 }
             }
             let offer_tools = has_tools && !state.told_to_answer;
