@@ -180,6 +180,7 @@ impl Engine {
             job.request.source_policy.as_ref(),
             profile.budget.max_fetched_pages,
         );
+        web.remember_fetched(&state.fetched_pages);
         let web_tools = web.specs().len();
         if job.request.source_policy.is_some()
             && web.is_empty()
@@ -622,6 +623,7 @@ impl Engine {
                 state.messages.push(outcome.message);
             }
         }
+        state.fetched_pages = tools.web.fetched_urls();
         for call in &over_budget {
             state.messages.push(
                 refused(

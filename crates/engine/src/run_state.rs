@@ -40,6 +40,9 @@ pub struct RunState {
     /// The acceptable answer given before the self-check; it stands if the checked one fails.
     #[serde(default)]
     pub draft_answer: Option<String>,
+    /// URLs `web_fetch` read (the page budget counts them, across a restart too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fetched_pages: Vec<String>,
 }
 
 /// The tool calls of one LLM reply: those to make, those refused, and how far they got.

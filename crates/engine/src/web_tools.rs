@@ -339,9 +339,18 @@ impl RunWeb {
         Ok(())
     }
 
-    /// Pages fetched so far in this run.
-    pub fn pages_fetched(&self) -> usize {
-        self.fetched.lock().unwrap_or_else(|p| p.into_inner()).len()
+    /// Counts pages an earlier attempt of the run fetched against its page budget.
+    pub fn remember_fetched(&self, urls: &[String]) {
+        let mut fetched = self.fetched.lock().unwrap_or_else(|p| p.into_inner());
+        fetched.extend(urls.iter().cloned());
+    }
+
+    /// The URLs fetched so far in this run, sorted (to be checkpointed).
+    pub fn fetched_urls(&self) -> Vec<String> {
+        let fetched = self.fetched.lock().unwrap_or_else(|p| p.into_inner());
+        let mut urls: Vec<String> = fetched.iter().cloned().collect();
+        urls.sort();
+        urls
     }
 }
 

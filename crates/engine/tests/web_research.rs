@@ -423,3 +423,45 @@ async fn providers_that_filter_by_domain_are_told_the_policy() {
     let results = &tool_messages(&w.harness.llm.requests()[1])[0];
     assert!(results.contains("http://acme.example.test:"), "{results}");
 }
+
+#[tokio::test]
+async fn pages_read_before_a_restart_still_count_against_the_page_budget() {
+    let mut budgets = HashMap::new();
+    budgets.insert(
+        "core".to_owned(),
+        Budget {
+            max_fetched_pages: 1,
+            ..Budget::for_tier(forage_api::Tier::Core, false)
+        },
+    );
+    let w = world(SearchProviderKind::Searxng, budgets).await;
+    let read_before = w.web.url("news.test", ARTICLE);
+    let new_page = w.web.url("acme.example.test", "/about");
+    let input = format!(
+        r#"Acme? [[fake:call name=web_fetch args={{"url": "{new_page}"}}]] [[fake:call name=web_fetch args={{"url": "{read_before}"}}]]"#
+    );
+    // The earlier attempt had read the article when the process stopped.
+    let checkpoint = serde_json::to_value(forage_engine::RunState {
+        fetched_pages: vec![read_before.clone()],
+        ..Default::default()
+    })
+    .unwrap();
+    let (outcome, _) = w
+        .harness
+        .resume(
+            request(&input, "core", json_schema(ceo_schema())),
+            None,
+            Some((3, checkpoint)),
+            tokio_util::sync::CancellationToken::new(),
+        )
+        .await;
+    completed(outcome);
+    let results = tool_messages(&w.harness.llm.requests()[1]);
+    assert!(
+        results[0].contains("budget of 1 fetched page(s) is used up"),
+        "{}",
+        results[0]
+    );
+    assert!(results[1].contains("Dana Whitfield"), "{}", results[1]);
+    assert_eq!(w.web.hits("acme.example.test", "/about"), 0);
+}
