@@ -328,7 +328,7 @@ pub const SETTINGS: &[Setting] = &[
         "fetch.user_agent",
         "FORAGE_FETCH_USER_AGENT",
         Text,
-        "forage/<version> (research agent)",
+        "forage/<version> (self-hosted research agent)",
         "The User-Agent of page fetches.",
     ),
     s(

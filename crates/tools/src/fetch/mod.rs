@@ -58,7 +58,7 @@ impl Default for FetchConfig {
             timeout: Duration::from_secs(20),
             max_text_chars: 100_000,
             user_agent: format!(
-                "forage/{} (+https://github.com/forage-dev/forage; research agent)",
+                "forage/{} (self-hosted research agent)",
                 env!("CARGO_PKG_VERSION")
             ),
             respect_robots: true,
