@@ -1,8 +1,11 @@
 //! What the benchmarks that start `forage serve` share: a free loopback port, the `forage`
-//! binary beside the running benchmark, and a data directory removed on drop.
+//! binary beside the running benchmark, a data directory removed on drop, waiting for the
+//! server to be healthy and long-polling a run's result.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
+
+use std::time::{Duration, Instant};
 
 use anyhow::bail;
 
@@ -43,5 +46,44 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
         let _ = std::fs::remove_file(self.0.with_extension("log"));
+    }
+}
+
+/// Waits (up to `limit`) until the server at `base` answers `GET /healthz` with 200.
+pub async fn wait_healthy(base: &str, limit: Duration) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(r) = http.get(format!("{base}/healthz")).send().await
+            && r.status().is_success()
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("forage serve did not become healthy within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Long-polls run `id`'s result on the server at `base` (`wait_secs` per poll, again on 408)
+/// and returns the `TaskRunResult`.
+pub async fn await_result(
+    http: &reqwest::Client,
+    base: &str,
+    id: &str,
+    wait_secs: u64,
+) -> anyhow::Result<serde_json::Value> {
+    loop {
+        let reply = http
+            .get(format!(
+                "{base}/v1/tasks/runs/{id}/result?timeout={wait_secs}"
+            ))
+            .send()
+            .await?;
+        if reply.status().as_u16() == 408 {
+            continue;
+        }
+        return Ok(reply.error_for_status()?.json().await?);
     }
 }

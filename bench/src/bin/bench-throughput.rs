@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use forage_bench::process::{TempDir, forage_bin, free_port};
+use forage_bench::process::{TempDir, await_result, forage_bin, free_port, wait_healthy};
 use forage_bench::report::{Figure, record};
 use forage_testkit::llm::FakeLlm;
 use forage_testkit::postgres::TempPostgres;
@@ -60,19 +60,8 @@ async fn start_node(llm: &str, database_url: Option<&str>, n: usize) -> anyhow::
         base: format!("http://127.0.0.1:{port}"),
         _data: data,
     };
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = http.get(format!("{}/healthz", node.base)).send().await
-            && r.status().is_success()
-        {
-            return Ok(node);
-        }
-        if Instant::now() > deadline {
-            bail!("forage serve did not become healthy");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_healthy(&node.base, Duration::from_secs(30)).await?;
+    Ok(node)
 }
 
 /// What one scenario measured.
@@ -98,20 +87,11 @@ async fn one_run(http: reqwest::Client, base: String, i: usize) -> anyhow::Resul
         .json()
         .await?;
     let id = created["run_id"].as_str().context("run_id")?.to_owned();
-    loop {
-        let reply = http
-            .get(format!("{base}/v1/tasks/runs/{id}/result?timeout=60"))
-            .send()
-            .await?;
-        if reply.status().as_u16() == 408 {
-            continue;
-        }
-        let body: serde_json::Value = reply.error_for_status()?.json().await?;
-        if body["run"]["status"] != json!("completed") {
-            bail!("run {id} ended {}", body["run"]["status"]);
-        }
-        return Ok(t0.elapsed());
+    let body = await_result(&http, &base, &id, 60).await?;
+    if body["run"]["status"] != json!("completed") {
+        bail!("run {id} ended {}", body["run"]["status"]);
     }
+    Ok(t0.elapsed())
 }
 
 fn figures(mut latencies: Vec<Duration>, runs: usize, wall: Duration) -> Figures {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use forage_bench::cpu::cpu_time;
-use forage_bench::process::{TempDir, forage_bin, free_port};
+use forage_bench::process::{TempDir, await_result, forage_bin, free_port, wait_healthy};
 use forage_bench::report::{Figure, record};
 use forage_testkit::llm::FakeLlm;
 use forage_testkit::peers::{python, python_fixture};
@@ -125,19 +125,8 @@ async fn start_forage(llm: &str, workers: usize) -> anyhow::Result<(Proc, String
         .context("spawn forage serve")?;
     let process = Proc(child);
     let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = http.get(format!("{base}/healthz")).send().await
-            && r.status().is_success()
-        {
-            return Ok((process, base, data));
-        }
-        if Instant::now() > deadline {
-            bail!("forage serve did not become healthy");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_healthy(&base, Duration::from_secs(30)).await?;
+    Ok((process, base, data))
 }
 
 /// The input that scripts run `run`'s tool calls: CALLS_PER_TURN calls in each of TURNS turns.
@@ -177,29 +166,20 @@ async fn one_run(
         .json()
         .await?;
     let id = created["run_id"].as_str().context("run_id")?.to_owned();
-    loop {
-        let reply = http
-            .get(format!("{base}/v1/tasks/runs/{id}/result?timeout=120"))
-            .send()
-            .await?;
-        if reply.status().as_u16() == 408 {
-            continue;
-        }
-        let body: Value = reply.error_for_status()?.json().await?;
-        let calls = body["output"]["mcp_tool_calls"]
-            .as_array()
-            .map_or(0, Vec::len);
-        let failed = body["output"]["mcp_tool_calls"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|c| c["error"].as_str().is_some_and(|e| !e.is_empty()))
-            .count();
-        if failed > 0 {
-            bail!("run {id}: {failed} tool call(s) failed");
-        }
-        return Ok(calls);
+    let body = await_result(&http, &base, &id, 120).await?;
+    let calls = body["output"]["mcp_tool_calls"]
+        .as_array()
+        .map_or(0, Vec::len);
+    let failed = body["output"]["mcp_tool_calls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["error"].as_str().is_some_and(|e| !e.is_empty()))
+        .count();
+    if failed > 0 {
+        bail!("run {id}: {failed} tool call(s) failed");
     }
+    Ok(calls)
 }
 
 /// What one load measured.

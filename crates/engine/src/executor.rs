@@ -25,6 +25,7 @@ use crate::events::EventSink;
 use crate::prompt;
 use crate::run_state::{Batch, CallOutcome, RunState};
 use crate::sources::ReadSources;
+use crate::text::first_chars;
 use crate::tool_calls::{CallObserver, RunTools, refused, run_calls, started_events};
 use crate::toolbox::Toolbox;
 use crate::web_tools::{RunWeb, WebEnv};
@@ -778,13 +779,5 @@ fn research_end(
         )
     } else {
         None
-    }
-}
-
-/// The first `max` characters of `text`, with an ellipsis when cut.
-fn first_chars(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
     }
 }

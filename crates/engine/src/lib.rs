@@ -10,6 +10,7 @@ pub mod infer_schema;
 pub mod prompt;
 pub mod run_state;
 pub mod sources;
+pub mod text;
 pub mod tool_calls;
 pub mod toolbox;
 pub mod web_tools;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use forage_api::SourcePolicy;
 use forage_llm::{ChatMessage, ToolCall, ToolSpec};
-use forage_tools::fetch::{FetchCache, FetchError, FetchedPage, WebFetcher};
+use forage_tools::fetch::{FetchCache, FetchError, FetchedPage, WebFetcher, shown_url};
 use forage_tools::search::{SearchHit, SearchProvider, SearchRequest};
 use forage_tools::source_policy::SourceFilter;
 use serde_json::{Value, json};
@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::run_state::CallOutcome;
 use crate::sources::Source;
+use crate::text::first_chars;
 use crate::tool_calls::truncate_for_model;
 
 pub const WEB_SEARCH: &str = "web_search";
@@ -128,7 +129,7 @@ impl RunWeb {
         match call.name.as_str() {
             WEB_SEARCH => Some(format!(
                 "Searching the web for \"{}\"",
-                short(args.get("query")?.as_str()?, 120)
+                first_chars(args.get("query")?.as_str()?, 120)
             )),
             WEB_FETCH => Some(format!("Reading {}", shown_url(args.get("url")?.as_str()?))),
             _ => None,
@@ -206,7 +207,7 @@ impl RunWeb {
         let hits = provider.search(&request).await.map_err(|e| {
             let message = format!("the web search failed: {e}");
             Refusal {
-                note: format!("Web search for \"{}\" failed: {e}", short(query, 120)),
+                note: format!("Web search for \"{}\" failed: {e}", first_chars(query, 120)),
                 model: message,
             }
         })?;
@@ -252,7 +253,7 @@ impl RunWeb {
         Ok(Reading {
             note: format!(
                 "Web search for \"{}\": {} result(s)",
-                short(query, 120),
+                first_chars(query, 120),
                 hits.len()
             ),
             text,
@@ -430,28 +431,5 @@ fn object_arguments(call: &ToolCall) -> Result<serde_json::Map<String, Value>, R
         Err(e) => Err(Refusal::new(format!(
             "the arguments are not valid JSON: {e}"
         ))),
-    }
-}
-
-/// A URL as shown in events and messages: origin and path, without query or fragment (which
-/// may carry tokens).
-pub fn shown_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(url) => {
-            let host = url.host_str().unwrap_or_default();
-            let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
-            short(
-                &format!("{}://{host}{port}{}", url.scheme(), url.path()),
-                200,
-            )
-        }
-        Err(_) => short(raw.split(['?', '#']).next().unwrap_or_default(), 200),
-    }
-}
-
-fn short(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
     }
 }

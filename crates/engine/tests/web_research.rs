@@ -230,9 +230,8 @@ async fn the_source_policy_filters_results_and_refuses_pages_outside_it() {
 
 #[tokio::test]
 async fn the_page_budget_stops_reading_and_the_run_still_answers() {
-    let mut budgets = HashMap::new();
-    budgets.insert(
-        "core".to_owned(),
+    let budgets = budget_for(
+        "core",
         Budget {
             max_fetched_pages: 1,
             ..Budget::for_tier(forage_api::Tier::Core, false)
@@ -355,9 +354,8 @@ async fn higher_tiers_plan_first_and_check_their_answer_against_the_sources() {
 
 #[tokio::test]
 async fn a_spent_token_budget_ends_research_with_a_warning_not_an_error() {
-    let mut budgets = HashMap::new();
-    budgets.insert(
-        "core".to_owned(),
+    let budgets = budget_for(
+        "core",
         Budget {
             max_total_tokens: 1,
             ..Budget::for_tier(forage_api::Tier::Core, false)
@@ -426,9 +424,8 @@ async fn providers_that_filter_by_domain_are_told_the_policy() {
 
 #[tokio::test]
 async fn pages_read_before_a_restart_still_count_against_the_page_budget() {
-    let mut budgets = HashMap::new();
-    budgets.insert(
-        "core".to_owned(),
+    let budgets = budget_for(
+        "core",
         Budget {
             max_fetched_pages: 1,
             ..Budget::for_tier(forage_api::Tier::Core, false)

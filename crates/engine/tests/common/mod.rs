@@ -206,3 +206,8 @@ pub fn first_offering_tools(requests: &[Value]) -> Value {
         .cloned()
         .expect("a request offered tools")
 }
+
+/// A budget override for one processor (`HarnessOptions::budgets`).
+pub fn budget_for(processor: &str, budget: Budget) -> HashMap<String, Budget> {
+    HashMap::from([(processor.to_owned(), budget)])
+}

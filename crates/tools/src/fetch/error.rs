@@ -63,6 +63,21 @@ pub(crate) fn redact(url: &Url) -> String {
     format!("{}{}", url.origin().ascii_serialization(), url.path())
 }
 
+/// A URL as messages and events show it: origin and path (at most 200 characters), never the
+/// query or fragment, which may carry tokens; text that is not a URL is cut at `?` or `#`.
+pub fn shown_url(raw: &str) -> String {
+    match Url::parse(raw.trim()) {
+        Ok(url) => {
+            let shown = redact(&url);
+            match shown.char_indices().nth(200) {
+                Some((cut, _)) => format!("{}…", &shown[..cut]),
+                None => shown,
+            }
+        }
+        Err(_) => redact_text(raw),
+    }
+}
+
 /// User text that is not a URL, shown without anything after `?` or `#`.
 pub(crate) fn redact_text(text: &str) -> String {
     let end = text.find(['?', '#']).unwrap_or(text.len());

@@ -31,7 +31,7 @@ use error::{redact, redact_text, request_error};
 use robots::RobotsCache;
 
 pub use cache::FetchCache;
-pub use error::FetchError;
+pub use error::{FetchError, shown_url};
 
 /// How pages are fetched.
 #[derive(Clone, Debug)]
