@@ -136,13 +136,8 @@ async fn tools_are_listed_once_per_run_and_names_map_back() {
         "one session per server per run"
     );
     // The first request that offers tools (pro plans first, with none).
-    let requests: Vec<Value> = h
-        .llm
-        .requests()
-        .into_iter()
-        .filter(|r| r.get("tools").is_some())
-        .collect();
-    let offered: Vec<String> = requests[0]["tools"]
+    let first = first_offering_tools(&h.llm.requests());
+    let offered: Vec<String> = first["tools"]
         .as_array()
         .unwrap()
         .iter()
@@ -156,7 +151,7 @@ async fn tools_are_listed_once_per_run_and_names_map_back() {
     let unique: std::collections::HashSet<_> = offered.iter().collect();
     assert_eq!(unique.len(), offered.len());
     // The tool's schema was passed on as the server gave it.
-    let echo = requests[0]["tools"]
+    let echo = first["tools"]
         .as_array()
         .unwrap()
         .iter()
@@ -175,12 +170,7 @@ async fn allowed_tools_limits_what_the_model_sees() {
     req.mcp_servers = Some(vec![server]);
     let (outcome, _) = h.run(req).await;
     completed(outcome);
-    let offering = h
-        .llm
-        .requests()
-        .into_iter()
-        .find(|r| r.get("tools").is_some())
-        .expect("a request offers tools");
+    let offering = first_offering_tools(&h.llm.requests());
     let offered = offering["tools"].as_array().unwrap().clone();
     assert_eq!(offered.len(), 1);
     assert_eq!(offered[0]["function"]["name"], "fx__add");
