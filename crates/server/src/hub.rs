@@ -1,19 +1,20 @@
 //! One producer per watched run: a feed keyed by run id, created by its first watcher and
-//! dropped with its last, whose task reads the run's new events from the store once per
-//! `EventsAppended` notice and fans them out to every watcher over a bounded broadcast.
+//! dropped with its last, whose task reads the run's new events from the store each time the
+//! run's signal says its log grew, and fans them out to every watcher over a bounded broadcast.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use forage_api::{RunEvent, RunId, RunStatus, TaskOutput};
-use forage_store::{EventRecord, Notice, RunRecord, Store};
+use forage_store::{EventRecord, RunRecord, Store};
 use tokio::sync::broadcast;
-use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
+use crate::signals::{RunSignals, RunWatch};
+
 /// Items buffered per feed for slow watchers (beyond this they lag and catch up from the store).
-const CAPACITY: usize = 256;
+const CAPACITY: usize = 64;
 /// Events read from the store at once.
 const PAGE: usize = 256;
 
@@ -25,11 +26,19 @@ pub struct FeedItem {
 }
 
 /// The live feeds, by run.
-#[derive(Default)]
 pub struct Hub {
-    feeds: Mutex<HashMap<RunId, Weak<Feed>>>,
+    feeds: Mutex<Feeds>,
+    signals: Arc<RunSignals>,
     /// Store reads the producers made (for tests and metrics).
     reads: AtomicU64,
+}
+
+/// Feeds by run; entries of ended feeds are swept out once the map has doubled since the last
+/// sweep (not on every new feed, which would cost a pass over every feed each time).
+#[derive(Default)]
+struct Feeds {
+    by_run: HashMap<RunId, Weak<Feed>>,
+    sweep_at: usize,
 }
 
 /// A run's feed; its producer stops when the last watcher drops it.
@@ -60,12 +69,21 @@ pub struct Subscription {
 }
 
 impl Hub {
+    /// A hub whose producers learn of new events from `signals`.
+    pub fn new(signals: Arc<RunSignals>) -> Hub {
+        Hub {
+            feeds: Mutex::default(),
+            signals,
+            reads: AtomicU64::new(0),
+        }
+    }
+
     /// Joins the run's feed, starting its producer if this is the first watcher.
     pub fn subscribe(self: &Arc<Self>, store: &Arc<dyn Store>, run: &RunId) -> Subscription {
-        // Subscribe to notices before the feed exists, so no append is missed.
-        let notices = store.notices();
+        // Watch the run before the feed exists, so no append is missed.
+        let watch = self.signals.watch(run);
         let mut feeds = self.feeds.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(feed) = feeds.get(run).and_then(Weak::upgrade) {
+        if let Some(feed) = feeds.by_run.get(run).and_then(Weak::upgrade) {
             let rx = feed.tx.subscribe();
             return Subscription { feed, rx };
         }
@@ -75,8 +93,11 @@ impl Hub {
             hint: AtomicU64::new(0),
             stop: CancellationToken::new(),
         });
-        feeds.retain(|_, weak| weak.strong_count() > 0);
-        feeds.insert(run.clone(), Arc::downgrade(&feed));
+        if feeds.by_run.len() >= feeds.sweep_at {
+            feeds.by_run.retain(|_, weak| weak.strong_count() > 0);
+            feeds.sweep_at = (feeds.by_run.len() * 2).max(64);
+        }
+        feeds.by_run.insert(run.clone(), Arc::downgrade(&feed));
         drop(feeds);
         tokio::spawn(produce(
             self.clone(),
@@ -84,7 +105,7 @@ impl Hub {
             run.clone(),
             Arc::downgrade(&feed),
             feed.stop.clone(),
-            notices,
+            watch,
         ));
         Subscription { feed, rx }
     }
@@ -92,7 +113,11 @@ impl Hub {
     /// Feeds alive now.
     pub fn live_feeds(&self) -> usize {
         let feeds = self.feeds.lock().unwrap_or_else(|p| p.into_inner());
-        feeds.values().filter(|w| w.strong_count() > 0).count()
+        feeds
+            .by_run
+            .values()
+            .filter(|w| w.strong_count() > 0)
+            .count()
     }
 
     /// Store reads made by all producers so far.
@@ -107,17 +132,20 @@ async fn produce(
     run: RunId,
     feed: Weak<Feed>,
     stop: CancellationToken,
-    mut notices: broadcast::Receiver<Notice>,
+    mut watch: RunWatch,
 ) {
     let mut cursor = 0u64;
+    let mut missed = 0;
     loop {
-        // Wait for the log to grow (or for a missed notice: read anyway).
-        let grew = tokio::select! {
+        // Wait for the log to grow past the cursor (or for missed notices: read anyway).
+        tokio::select! {
             _ = stop.cancelled() => return,
-            grew = next_append(&mut notices, &run) => grew,
-        };
-        if !grew {
-            return;
+            pulse = watch.changed() => {
+                if pulse.events_seq <= cursor && pulse.missed == missed {
+                    continue;
+                }
+                missed = pulse.missed;
+            }
         }
         let Some(live) = feed.upgrade() else { return };
         cursor = cursor.max(live.hint.load(Ordering::SeqCst));
@@ -164,16 +192,4 @@ async fn ended(
         None
     };
     Some((record, output))
-}
-
-/// `true` when the run's log may have grown; `false` when notices ended.
-async fn next_append(notices: &mut broadcast::Receiver<Notice>, run: &RunId) -> bool {
-    loop {
-        match notices.recv().await {
-            Ok(Notice::EventsAppended { run_id, .. }) if &run_id == run => return true,
-            Ok(_) => {}
-            Err(RecvError::Lagged(_)) => return true,
-            Err(RecvError::Closed) => return false,
-        }
-    }
 }

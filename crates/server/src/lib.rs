@@ -18,6 +18,7 @@ pub mod outcome;
 pub mod routes;
 pub mod secret_key;
 pub mod server;
+pub mod signals;
 pub mod sink;
 pub mod state;
 pub mod ui;

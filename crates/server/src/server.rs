@@ -175,7 +175,7 @@ impl Server {
             dispatcher,
             data_lock: _data_lock,
         } = self;
-        let pool = WorkerPool::start(state.store.clone(), engine, &workers);
+        let pool = WorkerPool::start(state.store.clone(), engine, state.signals.clone(), &workers);
         let stop_dispatch = tokio_util::sync::CancellationToken::new();
         let dispatch = dispatcher.spawn(stop_dispatch.clone());
         let closing = state.closing.clone();
@@ -187,7 +187,7 @@ impl Server {
             let listener = listener.tap_io(|tcp| {
                 let _ = tcp.set_nodelay(true);
             });
-            axum::serve(listener, app)
+            axum::serve(listener, app.into_make_service())
                 .with_graceful_shutdown(async move { stop.cancelled().await })
                 .await
         });

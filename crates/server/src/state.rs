@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::admission::{Admission, AdmissionLimits};
 use crate::auth::Auth;
 use crate::hub::Hub;
+use crate::signals::RunSignals;
 use crate::webhooks::SigningKeys;
 
 /// Shared by all handlers; cheap to clone.
@@ -24,20 +25,24 @@ pub struct AppState {
     pub signing: Arc<SigningKeys>,
     /// One producer per watched run, shared by all its event-stream watchers.
     pub hub: Arc<Hub>,
+    /// Wakes the watchers of a run (long-polls, feeds, cancel watchers) when it changes.
+    pub signals: Arc<RunSignals>,
     /// Request rate and run caps.
     pub admission: Arc<Admission>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, auth: Auth, limits: RequestLimits) -> AppState {
+        let signals = Arc::new(RunSignals::new(store.as_ref()));
         AppState {
+            hub: Arc::new(Hub::new(signals.clone())),
+            signals,
             store,
             auth: Arc::new(auth),
             limits: Arc::new(limits),
             unsupported: Arc::new(unsupported_fields()),
             closing: CancellationToken::new(),
             signing: Arc::new(SigningKeys::ephemeral()),
-            hub: Arc::new(Hub::default()),
             admission: Arc::new(Admission::new(AdmissionLimits::default())),
         }
     }

@@ -1,21 +1,31 @@
-//! Waiting for a run to reach a final status, woken by store notices (no polling).
+//! Waiting for a run to reach a final status, woken by the run's change signal (no polling).
 
 use std::time::Duration;
 
 use forage_api::RunId;
-use forage_store::{Notice, RunRecord, Store, StoreError};
-use tokio::sync::broadcast::{Receiver, error::RecvError};
+use forage_store::{RunRecord, Store, StoreError};
 use tokio::time::Instant;
 
-/// The run once final, or its latest record when `timeout` passes first.
+use crate::signals::RunSignals;
+
+/// The run once final, or its latest record when `timeout` passes first. `known` is the run's
+/// record as just read by the caller, if it has one (saves reading it again).
 /// `Ok(None)` when the run does not exist.
 pub async fn wait_until_final(
     store: &dyn Store,
+    signals: &RunSignals,
     id: &RunId,
+    known: Option<RunRecord>,
     timeout: Duration,
 ) -> Result<Option<RunRecord>, StoreError> {
+    if let Some(record) = &known
+        && record.status.is_final()
+    {
+        return Ok(known);
+    }
     let deadline = Instant::now() + timeout;
-    let mut notices = store.notices();
+    // Watch before reading: a change after the read wakes the watch.
+    let mut watch = signals.watch(id);
     loop {
         let Some(record) = store.get_run(id).await? else {
             return Ok(None);
@@ -23,24 +33,11 @@ pub async fn wait_until_final(
         if record.status.is_final() {
             return Ok(Some(record));
         }
-        if tokio::time::timeout_at(deadline, changed(&mut notices, id))
+        if tokio::time::timeout_at(deadline, watch.changed())
             .await
             .is_err()
         {
             return Ok(Some(record));
-        }
-    }
-}
-
-/// Returns when `id` may have changed (a notice about it, or missed notices).
-pub async fn changed(notices: &mut Receiver<Notice>, id: &RunId) {
-    loop {
-        match notices.recv().await {
-            Ok(Notice::RunChanged { run_id, .. }) if &run_id == id => return,
-            Ok(_) => {}
-            Err(RecvError::Lagged(_)) => return,
-            // The store is gone: nothing will change any more.
-            Err(RecvError::Closed) => std::future::pending::<()>().await,
         }
     }
 }

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::outcome::{panic_text, panicked, to_run_outcome};
+use crate::signals::{RunSignals, RunWatch};
 use crate::sink::StoreSink;
 
 /// How the pool runs.
@@ -46,12 +47,15 @@ struct Worker {
     abort: CancellationToken,
     /// Wakes one idle worker per queued run (not all of them).
     queued: Arc<Notify>,
+    /// Tells a running run's cancel watcher that its run changed.
+    signals: Arc<RunSignals>,
 }
 
 impl WorkerPool {
     pub fn start(
         store: Arc<dyn Store>,
         engine: Arc<Engine>,
+        signals: Arc<RunSignals>,
         settings: &WorkerSettings,
     ) -> WorkerPool {
         let stop = CancellationToken::new();
@@ -72,6 +76,7 @@ impl WorkerPool {
                 stop: stop.clone(),
                 abort: abort.clone(),
                 queued: queued.clone(),
+                signals: signals.clone(),
             };
             tasks.spawn(worker.run());
         }
@@ -183,7 +188,7 @@ impl Worker {
         let cancel_requested = Arc::new(AtomicBool::new(false));
         let watch = tokio::spawn(watch_for_cancel(
             self.store.clone(),
-            self.store.notices(),
+            self.signals.watch(&run_id),
             run_id.clone(),
             cancel.clone(),
             cancel_requested.clone(),
@@ -280,16 +285,17 @@ async fn heartbeat(
     }
 }
 
-/// Cancels the run's token once its owner asked to cancel it (`Notice::RunChanged` to
-/// `cancelling`; also checked at start and after missed notices).
+/// Cancels the run's token once its owner asked to cancel it (its signal reports the status
+/// `cancelling`; also checked in the store at start and after missed notices).
 async fn watch_for_cancel(
     store: Arc<dyn Store>,
-    mut notices: Receiver<Notice>,
+    mut watch: RunWatch,
     run_id: forage_api::RunId,
     cancel: CancellationToken,
     requested: Arc<AtomicBool>,
 ) {
     let mut check_store = true;
+    let mut missed = 0;
     loop {
         if check_store {
             if let Ok(Some(run)) = store.get_run(&run_id).await
@@ -297,17 +303,13 @@ async fn watch_for_cancel(
             {
                 break;
             }
-            check_store = false;
         }
-        match notices.recv().await {
-            Ok(Notice::RunChanged {
-                run_id: changed,
-                status: forage_api::RunStatus::Cancelling,
-            }) if changed == run_id => break,
-            Ok(_) => {}
-            Err(RecvError::Lagged(_)) => check_store = true,
-            Err(RecvError::Closed) => return,
+        let pulse = watch.changed().await;
+        if pulse.status == Some(forage_api::RunStatus::Cancelling) {
+            break;
         }
+        check_store = pulse.missed != missed;
+        missed = pulse.missed;
     }
     requested.store(true, Ordering::SeqCst);
     cancel.cancel();

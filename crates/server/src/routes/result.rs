@@ -32,9 +32,9 @@ pub async fn result(
     ApiQuery(params): ApiQuery<ResultParams>,
 ) -> AppResult<Json<TaskRunResult>> {
     let timeout = wait_time(params.timeout)?;
-    owned_run(state.store.as_ref(), &owner, &id).await?;
+    let known = owned_run(state.store.as_ref(), &owner, &id).await?;
     let waited = tokio::select! {
-        waited = wait_until_final(state.store.as_ref(), &id, timeout) => waited?,
+        waited = wait_until_final(state.store.as_ref(), &state.signals, &id, Some(known), timeout) => waited?,
         _ = state.closing.cancelled() => {
             let mut err = ApiError::unavailable("The server is shutting down; retry shortly");
             err.retry_after = Some(1);
