@@ -2,7 +2,10 @@
 //! scripted LLM: SQLite (one node), PostgreSQL with one node, and with three nodes, measured
 //! in one run on this machine and printed side by side as a markdown table.
 //!
-//! Usage: `bench-throughput [RUNS] [CLIENTS]` (default 600 runs, 64 concurrent clients).
+//! Usage: `bench-throughput [RUNS] [CLIENTS] [STORES]` (default 600 runs, 64 concurrent
+//! clients, `all`; `sqlite` leaves PostgreSQL out). Also prints the CPU each run cost forage
+//! and this process (clients and scripted LLM) in the SQLite closed loop, which varies less
+//! than runs/s on a shared machine.
 //! Needs `cargo build --release --bins` (or the same profile as this program) and PostgreSQL's
 //! Debian binaries (`scripts/install-test-deps.sh`).
 
@@ -10,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use forage_bench::cpu::cpu_time;
 use forage_bench::process::{TempDir, await_result, forage_bin, free_port, wait_healthy};
 use forage_bench::report::{Figure, record};
 use forage_testkit::llm::FakeLlm;
@@ -149,23 +153,45 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let runs: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(600);
     let clients: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(64);
+    let sqlite_only = match args.next().as_deref() {
+        None | Some("all") => false,
+        Some("sqlite") => true,
+        Some(other) => bail!("unknown store selection {other:?}: use `all` or `sqlite`"),
+    };
     let llm = FakeLlm::start().await;
-    let pg = TempPostgres::try_start().map_err(anyhow::Error::msg)?;
+    let pg = if sqlite_only {
+        None
+    } else {
+        Some(TempPostgres::try_start().map_err(anyhow::Error::msg)?)
+    };
     let warmup = (runs / 10).max(20);
 
     let mut rows = Vec::new();
     let paced;
+    // CPU per run during the SQLite closed loop: forage's, and this process's (the clients and
+    // the scripted LLM), in ms. Steadier than runs/s on a shared machine.
+    let cpu: (Option<f64>, Option<f64>);
     {
         let node = start_node(&llm.base_url, None, 0).await?;
         measure(std::slice::from_ref(&node), warmup, clients).await?;
+        let forage_before = cpu_time(node.child.id());
+        let bench_before = cpu_time(std::process::id());
         rows.push((
             "SQLite, 1 node",
             measure(std::slice::from_ref(&node), runs, clients).await?,
         ));
+        let per_run = |before: Option<Duration>, pid: u32| {
+            let used = cpu_time(pid)?.checked_sub(before?)?;
+            Some(used.as_secs_f64() * 1000.0 / runs as f64)
+        };
+        cpu = (
+            per_run(forage_before, node.child.id()),
+            per_run(bench_before, std::process::id()),
+        );
         let half = rows[0].1.runs_per_s / 2.0;
         paced = Some((half, measure_paced(&node, runs, half).await?));
     }
-    {
+    if let Some(pg) = &pg {
         let url = pg.create_database("bench_one");
         let node = start_node(&llm.base_url, Some(&url), 0).await?;
         measure(std::slice::from_ref(&node), warmup, clients).await?;
@@ -174,7 +200,7 @@ async fn main() -> anyhow::Result<()> {
             measure(std::slice::from_ref(&node), runs, clients).await?,
         ));
     }
-    {
+    if let Some(pg) = &pg {
         let url = pg.create_database("bench_three");
         let mut nodes = Vec::new();
         for n in 0..3 {
@@ -235,6 +261,12 @@ async fn main() -> anyhow::Result<()> {
             .target("≤ 10 ms", f.p99_ms <= 10.0),
         );
     }
+    if let (Some(forage), Some(clients_cpu)) = cpu {
+        figures.push(
+            Figure::new(bench, "forage CPU per run, SQLite closed loop", forage, "ms")
+                .against(format!("clients and scripted LLM {clients_cpu:.3} ms")),
+        );
+    }
     for (name, f) in &rows[1..] {
         figures.push(
             Figure::new(bench, format!("runs/s, {name}"), f.runs_per_s, "runs/s")
@@ -257,6 +289,11 @@ async fn main() -> anyhow::Result<()> {
         println!(
             "\nSQLite at half that load ({rate:.0} runs/s, open loop): create→result p50 {:.1} ms, p99 {:.1} ms",
             f.p50_ms, f.p99_ms
+        );
+    }
+    if let (Some(forage), Some(clients_cpu)) = cpu {
+        println!(
+            "CPU per run in the SQLite closed loop: forage {forage:.3} ms, the clients and scripted LLM {clients_cpu:.3} ms"
         );
     }
     Ok(())
