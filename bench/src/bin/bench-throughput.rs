@@ -263,8 +263,13 @@ async fn main() -> anyhow::Result<()> {
     }
     if let (Some(forage), Some(clients_cpu)) = cpu {
         figures.push(
-            Figure::new(bench, "forage CPU per run, SQLite closed loop", forage, "ms")
-                .against(format!("clients and scripted LLM {clients_cpu:.3} ms")),
+            Figure::new(
+                bench,
+                "forage CPU per run, SQLite closed loop",
+                forage,
+                "ms",
+            )
+            .against(format!("clients and scripted LLM {clients_cpu:.3} ms")),
         );
     }
     for (name, f) in &rows[1..] {

@@ -56,7 +56,21 @@ pub struct ServerArgs {
     pub api_key: Option<String>,
 }
 
+/// Rust code allocates through mimalloc; SQLite's C code still uses glibc's malloc. By default
+/// glibc hands the free top of the database writer thread's heap back to the kernel after
+/// each transaction and faults it in again on the next, which cost the writer a fifth of its
+/// CPU under load. Keeping up to 64 MiB of freed memory per heap avoids that churn.
+fn keep_freed_c_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes a setting of glibc's allocator; it is called before any
+    // other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
+    }
+}
+
 fn main() -> ExitCode {
+    keep_freed_c_heap();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

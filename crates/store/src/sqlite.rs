@@ -116,6 +116,18 @@ impl SqliteStore {
             None => self.writer.read(op).await,
         }
     }
+
+    /// Like `read`, for a lookup by key: runs on the calling thread when a connection is idle.
+    async fn read_short<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        match &self.reads {
+            Some(pool) => pool.read_short(op).await,
+            None => self.writer.read(op).await,
+        }
+    }
 }
 
 impl SqliteStore {
@@ -211,7 +223,7 @@ impl Store for SqliteStore {
 
     async fn get_run(&self, id: &RunId) -> Result<Option<RunRecord>, StoreError> {
         let id = id.clone();
-        self.read(move |conn| reads::get_run(conn, &id)).await
+        self.read_short(move |conn| reads::get_run(conn, &id)).await
     }
 
     async fn get_request(&self, id: &RunId) -> Result<Option<TaskRunCreate>, StoreError> {
@@ -224,7 +236,8 @@ impl Store for SqliteStore {
 
     async fn get_output(&self, id: &RunId) -> Result<Option<TaskOutput>, StoreError> {
         let id = id.clone();
-        self.read(move |conn| reads::get_output(conn, &id)).await
+        self.read_short(move |conn| reads::get_output(conn, &id))
+            .await
     }
 
     async fn list_runs(

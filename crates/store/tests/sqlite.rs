@@ -64,6 +64,7 @@ suite_cases!(
     interaction_transcript_is_latest_completed_of_owner,
     notices_are_sent,
     many_concurrent_creates_complete,
+    many_concurrent_lookups_each_get_their_own_run,
     a_failing_command_does_not_fail_its_batch_mates,
     cancelling_a_queued_run_is_immediate,
     admission_counts_follow_run_states,

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 
 use super::errors::from_sqlite;
@@ -63,6 +64,12 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Keep each cached statement's plan: otherwise a new value bound to a range constraint
+    // (the lease expiry) makes SQLite prepare the statement again on every step.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    // Statement journals (each write command runs in a savepoint) live in memory, not in a
+    // temporary file written page by page.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(())
 }

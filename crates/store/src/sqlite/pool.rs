@@ -1,5 +1,5 @@
-//! A small pool of read-only connections used from `spawn_blocking`; WAL lets them read while
-//! the writer writes.
+//! A small pool of read-only connections, used from `spawn_blocking` (or, for short point
+//! reads, on the calling thread); WAL lets them read while the writer writes.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -51,6 +51,23 @@ impl ReadPool {
         })
         .await
         .map_err(|e| StoreError::Database(format!("a database read stopped unexpectedly: {e}")))?
+    }
+
+    /// Runs a short read (a lookup by key) at once on the calling thread when a connection is
+    /// idle: handing it to a blocking thread and back costs more CPU than the read itself.
+    /// Otherwise waits for a connection like [`ReadPool::read`].
+    pub(crate) async fn read_short<T, F>(self: &Arc<Self>, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let Ok(_permit) = self.permits.clone().try_acquire_owned() else {
+            return self.read(op).await;
+        };
+        let conn = self.take()?;
+        let result = op(&conn);
+        self.put(conn);
+        result
     }
 
     fn take(&self) -> Result<Connection, StoreError> {

@@ -865,6 +865,54 @@ pub async fn many_concurrent_creates_complete(store: Arc<dyn Store>) {
     );
 }
 
+/// Many lookups at once, far more than the store has read connections, each get their own run
+/// and its output back, while the runs are being written.
+pub async fn many_concurrent_lookups_each_get_their_own_run(store: Arc<dyn Store>) {
+    const RUNS: usize = 200;
+    let mut ids = Vec::new();
+    for _ in 0..RUNS {
+        ids.push(
+            store
+                .create_run(new_run("owner-a"))
+                .await
+                .expect("create")
+                .id,
+        );
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, id) in ids.iter().cloned().enumerate() {
+        let store = Arc::clone(&store);
+        tasks.spawn(async move {
+            if i % 2 == 0 {
+                // Half the lookups race a write to the run they read.
+                store
+                    .append_events(
+                        &id,
+                        &[RunEvent::Status {
+                            status: RunStatus::Queued,
+                        }],
+                    )
+                    .await
+                    .expect("append");
+            }
+            let mut found = Vec::new();
+            for _ in 0..10 {
+                let record = store.get_run(&id).await.expect("get").expect("exists");
+                found.push(record.id);
+                assert_eq!(store.get_output(&id).await.expect("output"), None);
+            }
+            (id, found)
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        let (id, found) = done.expect("task");
+        assert!(
+            found.iter().all(|f| f == &id),
+            "a lookup of {id} answered {found:?}"
+        );
+    }
+}
+
 /// Everything written survives closing and reopening the store.
 pub async fn durable_across_reopen<F, Fut>(open: F)
 where
