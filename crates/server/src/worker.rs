@@ -297,12 +297,11 @@ async fn watch_for_cancel(
     let mut check_store = true;
     let mut missed = 0;
     loop {
-        if check_store {
-            if let Ok(Some(run)) = store.get_run(&run_id).await
-                && run.status == forage_api::RunStatus::Cancelling
-            {
-                break;
-            }
+        if check_store
+            && let Ok(Some(run)) = store.get_run(&run_id).await
+            && run.status == forage_api::RunStatus::Cancelling
+        {
+            break;
         }
         let pulse = watch.changed().await;
         if pulse.status == Some(forage_api::RunStatus::Cancelling) {
