@@ -82,6 +82,9 @@ pub enum EngineOutcome {
         warnings: Vec<Warning>,
         usage: TokenUsage,
         transcript: serde_json::Value,
+        /// The answering turn's events: recorded by the caller with the outcome, in the same
+        /// step, before the final status (no checkpoint is saved between answer and end).
+        events: Vec<RunEvent>,
     },
     Failed {
         message: String,
@@ -161,18 +164,13 @@ impl Engine {
                 (state, checkpoints)
             }
             None => {
-                let checkpoints = Checkpointer::new(&*sink, 0);
-                let state = RunState::default();
-                checkpoints
-                    .save(
-                        &state,
-                        vec![RunEvent::Progress {
-                            progress: ProgressKind::ExecStatus,
-                            message: format!("Starting research with processor {}", job.processor),
-                        }],
-                    )
-                    .await;
-                (state, checkpoints)
+                // A fresh state needs no checkpoint: a run resumed without one starts over.
+                sink.emit(vec![RunEvent::Progress {
+                    progress: ProgressKind::ExecStatus,
+                    message: format!("Starting research with processor {}", job.processor),
+                }])
+                .await;
+                (RunState::default(), Checkpointer::new(&*sink, 0))
             }
         };
 
@@ -231,6 +229,7 @@ impl Engine {
             toolbox: &toolbox,
             web: &web,
         };
+        let mut closing_events = Vec::new();
         let result = self
             .agent_loop(
                 &profile,
@@ -240,6 +239,7 @@ impl Engine {
                 &checkpoints,
                 deadline,
                 &cancel,
+                &mut closing_events,
             )
             .await;
         toolbox.close().await;
@@ -269,6 +269,7 @@ impl Engine {
                     warnings: state.warnings,
                     usage: state.usage,
                     transcript,
+                    events: closing_events,
                 }
             }
             Err(Stop::Cancelled) => EngineOutcome::Cancelled {
@@ -293,6 +294,7 @@ impl Engine {
         checkpoints: &Checkpointer<'_>,
         deadline: TokioInstant,
         cancel: &CancellationToken,
+        closing_events: &mut Vec<RunEvent>,
     ) -> Result<Answer, Stop> {
         let budget = &profile.budget;
         let response_format = ResponseFormat {
@@ -424,7 +426,8 @@ impl Engine {
                         continue;
                     }
                     state.final_answer = Some(content);
-                    checkpoints.save(state, vec![turn_event]).await;
+                    // Recorded with the run's outcome, in one write with its end.
+                    closing_events.push(turn_event);
                     return Ok(answer);
                 }
                 Err(_) if state.draft_answer.is_some() => {

@@ -9,7 +9,7 @@ use common::*;
 use forage_api::{RunEvent, TaskOutput};
 use forage_engine::{EngineOutcome, RunState};
 use forage_testkit::mcp_fixture::start_fixture;
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 const INPUT: &str = r#"Count and wait [[fake:call name=counter args={"key": "a"}]] [[fake:call name=slow args={"ms": 1500}]] [[fake:call name=counter args={"key": "b"} turn=1]]"#;
@@ -118,7 +118,7 @@ async fn finished_calls_are_not_repeated_after_a_resume() {
 }
 
 #[tokio::test]
-async fn an_accepted_answer_is_not_asked_for_again() {
+async fn an_accepted_answer_ends_the_run_with_its_turn_and_is_not_asked_for_again() {
     let h = Harness::start().await;
     let req = request(
         "Answer briefly [[fake:no_tools]]",
@@ -128,17 +128,34 @@ async fn an_accepted_answer_is_not_asked_for_again() {
         ),
     );
     let (outcome, sink) = h.run(req.clone()).await;
+    let EngineOutcome::Completed {
+        events, transcript, ..
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    // The answering turn is recorded with the outcome, in the run's last write: a run that
+    // only asked the model saves no checkpoint at all (not its start, not its answer).
+    assert!(
+        matches!(events.as_slice(), [RunEvent::LlmTurn { .. }]),
+        "{events:?}"
+    );
+    assert!(sink.checkpoint.lock().unwrap().is_none());
+    let answer = transcript
+        .as_array()
+        .and_then(|messages| messages.last())
+        .and_then(|last| last["content"].as_str())
+        .expect("the answer in the transcript")
+        .to_owned();
     let (first, _, _) = completed(outcome);
-    let checkpoint = sink
-        .checkpoint
-        .lock()
-        .unwrap()
-        .clone()
-        .expect("a checkpoint");
-    let requests_before = h.llm.requests().len();
 
+    // A checkpoint that holds an accepted answer (the answer before a self-check) resumes to
+    // that answer without asking the model again.
+    let mut state = serde_json::to_value(RunState::default()).expect("state");
+    state["final_answer"] = Value::String(answer);
+    let requests_before = h.llm.requests().len();
     let (outcome, _) = h
-        .resume(req, None, Some(checkpoint), CancellationToken::new())
+        .resume(req, None, Some((1, state)), CancellationToken::new())
         .await;
     let (again, _, _) = completed(outcome);
     assert_eq!(

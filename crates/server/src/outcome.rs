@@ -11,11 +11,13 @@ pub fn to_run_outcome(outcome: EngineOutcome) -> RunOutcome {
             warnings,
             usage,
             transcript,
+            events,
         } => RunOutcome::Completed {
             output,
             warnings,
             usage,
             transcript,
+            events,
         },
         EngineOutcome::Failed {
             message,

@@ -26,9 +26,10 @@ use tokio_postgres::NoTls;
 
 pub use schema::SCHEMA_VERSION;
 
+use crate::outcome::PreparedOutcome;
 use codec::{from_json, to_json, truncate};
 use errors::{from_pg, from_pool};
-use writes::{PreparedOutcome, PreparedRun};
+use writes::PreparedRun;
 
 use crate::{
     AdmissionCounts, Checkpoint, Delivery, DeliveryRecord, DeliveryResult, EventRecord,
@@ -240,39 +241,6 @@ fn micros_of(duration: Duration) -> i64 {
     i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
 }
 
-fn prepare_outcome(outcome: RunOutcome) -> Result<PreparedOutcome, StoreError> {
-    let status = outcome.status();
-    let (error, warnings, usage, output): (_, _, TokenUsage, _) = match outcome {
-        RunOutcome::Completed {
-            output,
-            warnings,
-            usage,
-            transcript,
-        } => (
-            None,
-            warnings,
-            usage,
-            Some((
-                to_json("output", &output)?,
-                to_json("transcript", &transcript)?,
-            )),
-        ),
-        RunOutcome::Failed {
-            error,
-            warnings,
-            usage,
-        } => (Some(to_json("error", &error)?), warnings, usage, None),
-        RunOutcome::Cancelled { warnings, usage } => (None, warnings, usage, None),
-    };
-    Ok(PreparedOutcome {
-        status,
-        error,
-        warnings,
-        usage,
-        output,
-    })
-}
-
 #[async_trait]
 impl Store for PostgresStore {
     async fn create_run(&self, new: NewRun) -> Result<RunRecord, StoreError> {
@@ -381,7 +349,7 @@ impl Store for PostgresStore {
     }
 
     async fn finish(&self, lease: &Lease, outcome: RunOutcome) -> Result<RunRecord, StoreError> {
-        let outcome = prepare_outcome(outcome)?;
+        let outcome = PreparedOutcome::new(outcome)?;
         write!(self, |tx| writes::finish(&tx, lease, outcome))
     }
 

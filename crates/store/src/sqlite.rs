@@ -26,11 +26,12 @@ use tokio::sync::broadcast;
 
 pub use schema::SCHEMA_VERSION;
 
+use crate::outcome::PreparedOutcome;
 use codec::{from_json, to_json, truncate};
 use connection::Location;
 use pool::ReadPool;
 use writer::Writer;
-use writes::{PreparedOutcome, PreparedRun};
+use writes::PreparedRun;
 
 use crate::{
     AdmissionCounts, Checkpoint, Delivery, DeliveryRecord, DeliveryResult, EventRecord,
@@ -179,39 +180,6 @@ fn micros_of(duration: Duration) -> i64 {
     i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
 }
 
-fn prepare_outcome(outcome: RunOutcome) -> Result<PreparedOutcome, StoreError> {
-    let status = outcome.status();
-    let (error, warnings, usage, output): (_, _, TokenUsage, _) = match outcome {
-        RunOutcome::Completed {
-            output,
-            warnings,
-            usage,
-            transcript,
-        } => (
-            None,
-            warnings,
-            usage,
-            Some((
-                to_json("output", &output)?,
-                to_json("transcript", &transcript)?,
-            )),
-        ),
-        RunOutcome::Failed {
-            error,
-            warnings,
-            usage,
-        } => (Some(to_json("error", &error)?), warnings, usage, None),
-        RunOutcome::Cancelled { warnings, usage } => (None, warnings, usage, None),
-    };
-    Ok(PreparedOutcome {
-        status,
-        error,
-        warnings,
-        usage,
-        output,
-    })
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_run(&self, new: NewRun) -> Result<RunRecord, StoreError> {
@@ -329,7 +297,7 @@ impl Store for SqliteStore {
 
     async fn finish(&self, lease: &Lease, outcome: RunOutcome) -> Result<RunRecord, StoreError> {
         let lease = lease.clone();
-        let outcome = prepare_outcome(outcome)?;
+        let outcome = PreparedOutcome::new(outcome)?;
         self.writer
             .write(move |conn| writes::finish(conn, &lease, outcome))
             .await

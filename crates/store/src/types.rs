@@ -93,6 +93,8 @@ pub enum RunOutcome {
         usage: TokenUsage,
         /// The conversation, kept so a later run can continue the interaction.
         transcript: serde_json::Value,
+        /// Events appended with the outcome, before the final status (the answering turn's).
+        events: Vec<RunEvent>,
     },
     Failed {
         error: ErrorObject,

@@ -141,6 +141,10 @@ impl Harness {
             resume: checkpoint,
         };
         let outcome = self.engine.execute(job, sink.clone(), cancel).await;
+        // The answering turn's events come with the outcome; a store records them with it.
+        if let EngineOutcome::Completed { events, .. } = &outcome {
+            sink.emit(events.clone()).await;
+        }
         (outcome, sink)
     }
 }

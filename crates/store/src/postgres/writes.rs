@@ -2,10 +2,11 @@
 //! (`FOR UPDATE`, or an `UPDATE`), so event sequence numbers stay consecutive and a lease is
 //! checked and used atomically; queue candidates are taken with `FOR UPDATE SKIP LOCKED`.
 
-use forage_api::{ProgressKind, RunEvent, RunId, RunStatus, TokenUsage, Warning};
+use forage_api::{ProgressKind, RunEvent, RunId, RunStatus, Warning};
 
 use super::codec::{RUN_COLUMNS, from_json, int, now_us, run_from_row, run_id, to_json, uint};
 use super::errors::from_pg;
+use crate::outcome::PreparedOutcome;
 use crate::{Lease, Notice, RunRecord, StoreError};
 
 type Tx<'a> = deadpool_postgres::Transaction<'a>;
@@ -32,16 +33,6 @@ pub(crate) struct LeasedRow {
     pub secrets_sealed: Option<String>,
     /// The version and JSON state of the run's last checkpoint, if it has one.
     pub checkpoint: Option<(i64, String)>,
-}
-
-/// A run's end, encoded.
-pub(crate) struct PreparedOutcome {
-    pub status: RunStatus,
-    pub error: Option<String>,
-    pub warnings: Vec<Warning>,
-    pub usage: TokenUsage,
-    /// Output and transcript JSON of a completed run.
-    pub output: Option<(String, String)>,
 }
 
 async fn exec(
@@ -314,9 +305,9 @@ pub(crate) async fn finish(
         return Err(StoreError::LeaseLost);
     }
     let mut all: Vec<Warning> = from_json("run warnings", &warnings)?;
-    for warning in outcome.warnings {
-        if !all.contains(&warning) {
-            all.push(warning);
+    for warning in &outcome.warnings {
+        if !all.contains(warning) {
+            all.push(warning.clone());
         }
     }
     let warnings = to_json("warnings", &all)?;
@@ -348,15 +339,7 @@ pub(crate) async fn finish(
         )
         .await?;
     }
-    let seq = append(
-        tx,
-        &lease.run_id,
-        &[RunEvent::Status {
-            status: outcome.status,
-        }],
-        now,
-    )
-    .await?;
+    let seq = append(tx, &lease.run_id, &outcome.closing_events(), now).await?;
     let record = record(tx, id).await?;
     let mut notices = vec![
         Notice::RunChanged {

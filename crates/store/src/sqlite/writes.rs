@@ -1,12 +1,13 @@
 //! The write commands, each run by the writer thread inside the current batch transaction.
 //! Inputs arrive already encoded (JSON, sealed secrets) so the writer only does SQL.
 
-use forage_api::{ProgressKind, RunEvent, RunId, RunStatus, TokenUsage, Warning};
+use forage_api::{ProgressKind, RunEvent, RunId, RunStatus, Warning};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::codec::{RUN_COLUMNS, from_json, int, micros, now, run_from_row, to_json};
 use super::errors::{from_sqlite, is_unique_violation};
 use super::writer::WriteResult;
+use crate::outcome::PreparedOutcome;
 use crate::{Lease, Notice, RunRecord, StoreError};
 
 /// A run ready to insert.
@@ -28,16 +29,6 @@ pub(crate) struct LeasedRow {
     pub secrets_sealed: Option<String>,
     /// The version and JSON state of the run's last checkpoint, if it has one.
     pub checkpoint: Option<(i64, String)>,
-}
-
-/// A run's end, encoded.
-pub(crate) struct PreparedOutcome {
-    pub status: RunStatus,
-    pub error: Option<String>,
-    pub warnings: Vec<Warning>,
-    pub usage: TokenUsage,
-    /// Output and transcript JSON of a completed run.
-    pub output: Option<(String, String)>,
 }
 
 pub(crate) fn create_run(conn: &Connection, run: PreparedRun) -> WriteResult<RunRecord> {
@@ -342,9 +333,9 @@ pub(crate) fn finish(
         return Err(StoreError::LeaseLost);
     }
     let mut all: Vec<Warning> = from_json("run warnings", &warnings)?;
-    for warning in outcome.warnings {
-        if !all.contains(&warning) {
-            all.push(warning);
+    for warning in &outcome.warnings {
+        if !all.contains(warning) {
+            all.push(warning.clone());
         }
     }
     let warnings = to_json("warnings", &all)?;
@@ -367,21 +358,14 @@ pub(crate) fn finish(
         ])
     })
     .map_err(from_sqlite)?;
-    if let Some((output, transcript)) = outcome.output {
+    if let Some((output, transcript)) = &outcome.output {
         conn.prepare_cached(
             "INSERT OR REPLACE INTO run_outputs (run_id, output, transcript) VALUES (?1, ?2, ?3)",
         )
         .and_then(|mut stmt| stmt.execute(params![id, output, transcript]))
         .map_err(from_sqlite)?;
     }
-    let seq = append(
-        conn,
-        &lease.run_id,
-        &[RunEvent::Status {
-            status: outcome.status,
-        }],
-        now_us,
-    )?;
+    let seq = append(conn, &lease.run_id, &outcome.closing_events(), now_us)?;
     let record = conn
         .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))
         .and_then(|mut stmt| stmt.query_row([id], run_from_row))

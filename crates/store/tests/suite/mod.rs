@@ -86,6 +86,7 @@ pub fn completed(answer: &str) -> RunOutcome {
             llm_calls: 2,
         },
         transcript: json!([{"role": "assistant", "content": answer}]),
+        events: Vec::new(),
     }
 }
 
@@ -453,6 +454,7 @@ pub async fn finish_stores_the_result(store: Arc<dyn Store>) {
         warnings: vec![early.clone(), late.clone()],
         usage,
         transcript: json!([{"role": "user", "content": "q"}]),
+        events: vec![progress("answered")],
     };
     let done = store.finish(&run.lease, outcome).await.expect("finish");
     assert_eq!(done.status, RunStatus::Completed);
@@ -466,8 +468,12 @@ pub async fn finish_stores_the_result(store: Arc<dyn Store>) {
         Some(output("3.1 trillion"))
     );
     let events = all_events(&store, &new.id).await;
-    assert_eq!(events.last(), Some(&status(RunStatus::Completed)));
-    assert_eq!(events.len(), 4);
+    // The outcome's own events come just before the final status, in the same write.
+    assert_eq!(
+        events[events.len() - 2..],
+        [progress("answered"), status(RunStatus::Completed)]
+    );
+    assert_eq!(events.len(), 5);
     assert_eq!(
         store.queue_depth().await.expect("depth"),
         QueueDepth::default()
