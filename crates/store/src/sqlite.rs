@@ -9,6 +9,7 @@ mod groups;
 mod pool;
 mod reads;
 mod schema;
+mod wal_checkpoint;
 use crate::secrets;
 mod writer;
 mod writes;
@@ -30,6 +31,7 @@ use crate::outcome::PreparedOutcome;
 use codec::{from_json, to_json, truncate};
 use connection::Location;
 use pool::ReadPool;
+use wal_checkpoint::WalCheckpointer;
 use writer::Writer;
 use writes::PreparedRun;
 
@@ -50,6 +52,9 @@ pub struct SqliteStore {
     // checkpoints the WAL.
     reads: Option<Arc<ReadPool>>,
     writer: Writer,
+    /// After the writer: the last connection to close, which checkpoints the WAL. Held only
+    /// to keep its thread running (and to stop it with the store).
+    _checkpointer: Option<WalCheckpointer>,
     notices: broadcast::Sender<Notice>,
     cipher: SecretCipher,
 }
@@ -80,27 +85,31 @@ impl SqliteStore {
         let mut conn = connection::open_writer(&location)?;
         schema::migrate(&mut conn)?;
         let reads = ReadPool::open(path.to_path_buf(), READERS)?;
+        let checkpointer = WalCheckpointer::start(path)?;
         tracing::info!(path = %path.display(), "opened the SQLite store");
-        Self::start(conn, Some(reads), cipher)
+        Self::start(conn, Some(reads), Some(checkpointer), cipher)
     }
 
     /// A private database in memory, gone when the store is dropped (tests, `forage run`).
     pub fn open_in_memory(cipher: SecretCipher) -> Result<SqliteStore, StoreError> {
         let mut conn = connection::open_writer(&Location::Memory)?;
         schema::migrate(&mut conn)?;
-        Self::start(conn, None, cipher)
+        Self::start(conn, None, None, cipher)
     }
 
     fn start(
         conn: Connection,
         reads: Option<Arc<ReadPool>>,
+        checkpointer: Option<WalCheckpointer>,
         cipher: SecretCipher,
     ) -> Result<SqliteStore, StoreError> {
         let (notices, _) = broadcast::channel(NOTICE_CAPACITY);
-        let writer = Writer::start(conn, notices.clone())?;
+        let commits = checkpointer.as_ref().map(WalCheckpointer::commits);
+        let writer = Writer::start(conn, notices.clone(), commits)?;
         Ok(SqliteStore {
             reads,
             writer,
+            _checkpointer: checkpointer,
             notices,
             cipher,
         })

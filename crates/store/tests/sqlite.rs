@@ -87,6 +87,39 @@ async fn durable_across_reopen() {
     .await;
 }
 
+/// While the store runs, committed pages are copied from the write-ahead log into the database
+/// file (by the checkpoint thread; the writer itself never checkpoints).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_log_is_copied_into_the_database_file_while_the_store_runs() {
+    let (dir, store) = fresh();
+    let path = db_path(&dir);
+    let size = || std::fs::metadata(&path).expect("database file").len();
+    let before = size();
+    // More commits than one checkpoint waits for; each create is its own commit here.
+    for _ in 0..200 {
+        store
+            .create_run(suite::new_run("owner-a"))
+            .await
+            .expect("create");
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while size() <= before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the database file stayed at {before} bytes: nothing was checkpointed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // What was copied is readable by a fresh connection after the store closes.
+    drop(store);
+    let reopened = open(&path);
+    assert_eq!(
+        reopened.queue_depth().await.expect("depth").queued,
+        200,
+        "every run survives"
+    );
+}
+
 /// Every byte of every file in `dir` (database, WAL, shared memory), concatenated.
 fn all_bytes(dir: &Path) -> Vec<u8> {
     let mut bytes = Vec::new();

@@ -50,6 +50,21 @@ pub(crate) fn open_writer(location: &Location) -> Result<Connection, StoreError>
     }
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(from_sqlite)?;
+    if let Location::File(_) = location {
+        // Checkpoints run on their own thread (`wal_checkpoint`), not in the writer's commits.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(from_sqlite)?;
+    }
+    Ok(conn)
+}
+
+/// The connection that copies the WAL back into the database file (file databases only).
+pub(crate) fn open_checkpointer(path: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| with_path(path, e))?;
+    configure(&conn).map_err(|e| with_path(path, e))?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(|e| with_path(path, e))?;
     Ok(conn)
 }
 

@@ -2,12 +2,14 @@
 //! in a single transaction (group commit), each command inside its own savepoint so that one
 //! command's failure does not fail its batch-mates.
 
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::errors::{duplicate, from_sqlite};
+use super::wal_checkpoint::Commits;
 use crate::{Notice, StoreError};
 
 /// Commands waiting for the writer, at most (callers wait for room beyond this).
@@ -80,14 +82,16 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
+    /// Starts the writer thread; it reports each commit to `commits` (file databases).
     pub(crate) fn start(
         conn: Connection,
         notices: broadcast::Sender<Notice>,
+        commits: Option<Arc<Commits>>,
     ) -> Result<Writer, StoreError> {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let thread = std::thread::Builder::new()
             .name("forage-sqlite-writer".into())
-            .spawn(move || run(conn, rx, notices))
+            .spawn(move || run(conn, rx, notices, commits))
             .map_err(|e| {
                 StoreError::Database(format!("cannot start the database writer thread: {e}"))
             })?;
@@ -146,7 +150,12 @@ impl Drop for Writer {
     }
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Command>, notices: broadcast::Sender<Notice>) {
+fn run(
+    conn: Connection,
+    mut rx: mpsc::Receiver<Command>,
+    notices: broadcast::Sender<Notice>,
+    commits: Option<Arc<Commits>>,
+) {
     let mut writes: Vec<Box<dyn WriteJob>> = Vec::with_capacity(MAX_BATCH);
     let mut reads: Vec<ReadJob> = Vec::new();
     while let Some(first) = rx.blocking_recv() {
@@ -164,6 +173,9 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Command>, notices: broadcast::Se
         }
         if !writes.is_empty() {
             commit_batch(&conn, &mut writes, &notices);
+            if let Some(commits) = &commits {
+                commits.committed();
+            }
         }
         for read in reads.drain(..) {
             read(&conn);
