@@ -21,9 +21,11 @@ impl EventSink for StoreSink {
         if events.is_empty() {
             return;
         }
-        if let Err(err) = self.store.append_events(&self.lease.run_id, &events).await {
-            tracing::warn!(run_id = %self.lease.run_id, error = %err, "could not record run events");
-        }
+        // Progress only: the run goes on without waiting for the write (which stays in order
+        // with the run's checkpoints and its end).
+        self.store
+            .append_events_queued(&self.lease.run_id, &events)
+            .await;
     }
 
     async fn checkpoint(&self, version: u64, state: serde_json::Value, events: Vec<RunEvent>) {

@@ -93,6 +93,16 @@ pub trait Store: Send + Sync + 'static {
     /// Appends events to a run's log; returns the sequence number of the last one.
     async fn append_events(&self, run: &RunId, events: &[RunEvent]) -> Result<u64, StoreError>;
 
+    /// Appends events after every write asked of this store before, and before every write
+    /// asked after, but may return before they are durable; a failure is logged. For progress
+    /// reports, whose loss in a crash costs nothing: the run resumes from its last checkpoint.
+    /// Stores without a write queue append them before returning.
+    async fn append_events_queued(&self, run: &RunId, events: &[RunEvent]) {
+        if let Err(err) = self.append_events(run, events).await {
+            tracing::warn!(run_id = %run, error = %err, "could not record run events");
+        }
+    }
+
     /// Events with sequence number greater than `after`, oldest first, at most `limit`.
     async fn events_after(
         &self,

@@ -341,6 +341,23 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn append_events_queued(&self, run: &RunId, events: &[RunEvent]) {
+        let (run, events) = (run.clone(), events.to_vec());
+        let queued = self
+            .writer
+            .submit(move |conn| {
+                let appended = writes::append_events(conn, &run, &events);
+                if let Err(err) = &appended {
+                    tracing::warn!(run_id = %run, error = %err, "could not record run events");
+                }
+                appended.map(|(_, notices)| ((), notices))
+            })
+            .await;
+        if let Err(err) = queued {
+            tracing::warn!(error = %err, "could not queue run events");
+        }
+    }
+
     async fn events_after(
         &self,
         run: &RunId,

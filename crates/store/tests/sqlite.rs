@@ -58,6 +58,7 @@ suite_cases!(
     heartbeat_keeps_the_lease,
     release_requeues,
     finish_stores_the_result,
+    queued_events_keep_their_place_among_writes,
     concurrent_appends_get_consecutive_seqs,
     events_after_pages,
     list_runs_pages_filters_and_isolates,

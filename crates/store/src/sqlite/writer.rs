@@ -117,6 +117,22 @@ impl Writer {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// Queues `op` for the next group-committed transaction, after every command queued
+    /// before; returns once it is queued, not committed (its result goes nowhere: `op` reports
+    /// its own failure).
+    pub(crate) async fn submit<F>(&self, op: F) -> Result<(), StoreError>
+    where
+        F: FnOnce(&Connection) -> WriteResult<()> + Send + 'static,
+    {
+        let (reply, _) = oneshot::channel();
+        let job = Job {
+            op: Some(op),
+            result: None,
+            reply,
+        };
+        self.send(Command::Write(Box::new(job))).await
+    }
+
     /// Runs `op` on the writer's connection, outside any transaction.
     pub(crate) async fn read<T, F>(&self, op: F) -> Result<T, StoreError>
     where

@@ -502,6 +502,36 @@ pub async fn finish_stores_the_result(store: Arc<dyn Store>) {
     assert_eq!(wire["status"], "failed");
 }
 
+/// Queued events keep their place among the writes asked before and after them, and one that
+/// cannot be recorded (its run does not exist) costs nothing to the others.
+pub async fn queued_events_keep_their_place_among_writes(store: Arc<dyn Store>) {
+    let created = store.create_run(new_run("owner-a")).await.expect("create");
+    let run = lease(&store, "w1").await;
+    store
+        .append_events_queued(&created.id, &[progress("one")])
+        .await;
+    store
+        .append_events_queued(&RunId::generate(), &[progress("lost")])
+        .await;
+    store
+        .append_events_queued(&created.id, &[progress("two")])
+        .await;
+    store
+        .finish(&run.lease, completed("done"))
+        .await
+        .expect("finish");
+    assert_eq!(
+        all_events(&store, &created.id).await,
+        [
+            status(RunStatus::Queued),
+            status(RunStatus::Running),
+            progress("one"),
+            progress("two"),
+            status(RunStatus::Completed),
+        ]
+    );
+}
+
 /// Concurrent appends to one run get consecutive, distinct sequence numbers.
 pub async fn concurrent_appends_get_consecutive_seqs(store: Arc<dyn Store>) {
     let run = store.create_run(new_run("owner-a")).await.expect("create");
