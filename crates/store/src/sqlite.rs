@@ -127,7 +127,8 @@ impl SqliteStore {
         }
     }
 
-    /// Like `read`, for a lookup by key: runs on the calling thread when a connection is idle.
+    /// Like `read`, for a lookup by key or a count over an index: runs on the calling thread
+    /// when a connection is idle.
     async fn read_short<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -379,7 +380,7 @@ impl Store for SqliteStore {
 
     async fn admission_counts(&self, owner: &str) -> Result<AdmissionCounts, StoreError> {
         let owner = owner.to_owned();
-        self.read(move |conn| reads::admission_counts(conn, &owner))
+        self.read_short(move |conn| reads::admission_counts(conn, &owner))
             .await
     }
 

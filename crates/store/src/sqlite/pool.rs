@@ -53,8 +53,9 @@ impl ReadPool {
         .map_err(|e| StoreError::Database(format!("a database read stopped unexpectedly: {e}")))?
     }
 
-    /// Runs a short read (a lookup by key) at once on the calling thread when a connection is
-    /// idle: handing it to a blocking thread and back costs more CPU than the read itself.
+    /// Runs a short read (a lookup by key, a count over an index) at once on the calling thread
+    /// when a connection is idle: handing it to a blocking thread and back costs more CPU than
+    /// the read itself.
     /// Otherwise waits for a connection like [`ReadPool::read`].
     pub(crate) async fn read_short<T, F>(self: &Arc<Self>, op: F) -> Result<T, StoreError>
     where
