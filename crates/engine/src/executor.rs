@@ -654,8 +654,9 @@ struct BatchRecorder<'a> {
 #[async_trait::async_trait]
 impl CallObserver for BatchRecorder<'_> {
     async fn finished(&self, outcome: &CallOutcome) {
-        // A call cut short by cancellation did not finish: a resumed run makes it again.
-        if self.cancel.is_cancelled() {
+        // A call cut short by cancellation did not finish: a resumed run makes it again. One
+        // that the tool answered as the run was being cancelled is kept, so it is not repeated.
+        if self.cancel.is_cancelled() && !outcome.answered() {
             return;
         }
         let (version, snapshot) = self.checkpoints.snapshot(|| {
@@ -782,5 +783,94 @@ fn research_end(
         )
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_trait::async_trait;
+    use forage_api::{McpToolCall, RunEvent};
+    use forage_llm::ToolCall;
+
+    use super::*;
+
+    /// Counts the checkpoints saved.
+    #[derive(Default)]
+    struct CountingSink {
+        checkpoints: Mutex<u32>,
+    }
+
+    #[async_trait]
+    impl EventSink for CountingSink {
+        async fn emit(&self, _events: Vec<RunEvent>) {}
+
+        async fn checkpoint(
+            &self,
+            _version: u64,
+            _state: serde_json::Value,
+            _events: Vec<RunEvent>,
+        ) {
+            *self.checkpoints.lock().unwrap() += 1;
+        }
+    }
+
+    fn call() -> ToolCall {
+        ToolCall {
+            id: "call-1".into(),
+            name: "crm__lookup".into(),
+            arguments: "{}".into(),
+        }
+    }
+
+    fn answered() -> CallOutcome {
+        CallOutcome {
+            call_id: "call-1".into(),
+            trace: Some(McpToolCall {
+                tool_call_id: "call-1".into(),
+                server_name: "crm".into(),
+                tool_name: "lookup".into(),
+                arguments: "{}".into(),
+                content: Some("ACME".into()),
+                error: Some(String::new()),
+                started_at: None,
+                duration_ms: Some(3),
+                content_bytes: Some(4),
+                truncated: Some(false),
+            }),
+            message: ChatMessage::tool("call-1".to_owned(), "ACME".to_owned()),
+            read: Vec::new(),
+            note: None,
+        }
+    }
+
+    /// Saves `outcome` through a batch recorder whose run was cancelled; the checkpoints saved.
+    async fn recorded_after_cancel(outcome: &CallOutcome) -> u32 {
+        let sink = CountingSink::default();
+        let checkpoints = Checkpointer::new(&sink, 0);
+        let state = RunState::default();
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let recorder = BatchRecorder {
+            state: &state,
+            batch: Mutex::new(Batch {
+                calls: vec![call()],
+                ..Batch::default()
+            }),
+            checkpoints: &checkpoints,
+            cancel: &cancel,
+        };
+        recorder.finished(outcome).await;
+        *sink.checkpoints.lock().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_call_answered_as_the_run_is_cancelled_is_still_recorded() {
+        assert_eq!(recorded_after_cancel(&answered()).await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_call_cut_short_by_the_cancellation_is_not_recorded() {
+        let cut_short = refused(&call(), "the run was cancelled");
+        assert_eq!(recorded_after_cancel(&cut_short).await, 0);
     }
 }

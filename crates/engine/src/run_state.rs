@@ -90,6 +90,17 @@ pub struct CallOutcome {
     pub note: Option<String>,
 }
 
+impl CallOutcome {
+    /// Whether the tool answered: an MCP server replied (with a result or a tool error), or a
+    /// built-in tool read something. A call cut short, refused or failed on the way did not.
+    pub fn answered(&self) -> bool {
+        self.trace
+            .as_ref()
+            .is_some_and(|trace| trace.content_bytes.is_some())
+            || !self.read.is_empty()
+    }
+}
+
 /// `read` of a call outcome: a list of sources, or (older checkpoints) one tool output or null.
 pub fn deserialize_read<'de, D: serde::Deserializer<'de>>(
     deserializer: D,

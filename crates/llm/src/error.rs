@@ -44,7 +44,8 @@ impl LlmError {
     pub fn is_retryable(&self) -> bool {
         match self {
             LlmError::RateLimited { .. } | LlmError::Connect(_) => true,
-            LlmError::Server { status, .. } => matches!(status, 500 | 502 | 503 | 504),
+            // 529: "overloaded", which proxies in front of Anthropic pass on.
+            LlmError::Server { status, .. } => matches!(status, 500 | 502 | 503 | 504 | 529),
             _ => false,
         }
     }
@@ -71,6 +72,20 @@ mod tests {
             LlmError::Server {
                 status: 503,
                 message: "x".into()
+            }
+            .is_retryable()
+        );
+        assert!(
+            LlmError::Server {
+                status: 529,
+                message: "overloaded".into()
+            }
+            .is_retryable()
+        );
+        assert!(
+            !LlmError::Server {
+                status: 501,
+                message: "not implemented".into()
             }
             .is_retryable()
         );
