@@ -21,8 +21,8 @@ impl EventSink for StoreSink {
         if events.is_empty() {
             return;
         }
-        // Progress only: the run goes on without waiting for the write (which stays in order
-        // with the run's checkpoints and its end).
+        // Events carry no state to resume from: the run goes on without waiting for their
+        // write, which stays in order with the run's checkpoints and its end.
         self.store
             .append_events_queued(&self.lease.run_id, &events)
             .await;
