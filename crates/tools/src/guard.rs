@@ -309,6 +309,9 @@ impl NetworkPolicy {
     /// `name_servers` (asked over UDP and TCP) replace the system resolver when not empty;
     /// `/etc/hosts` is then not read either. `localhost` and names under it are loopback
     /// whichever resolver is used, and never asked of a name server.
+    ///
+    /// Proxies from the environment (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`) are not used:
+    /// a proxy resolves names and connects itself, out of the guard's sight.
     pub fn apply_with_name_servers(
         &self,
         builder: reqwest::ClientBuilder,
@@ -323,6 +326,7 @@ impl NetworkPolicy {
             }
         };
         builder
+            .no_proxy()
             .dns_resolver(Arc::new(SharedResolver(Arc::new(GuardedResolver {
                 policy: self.clone(),
                 lookup,
