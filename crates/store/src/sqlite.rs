@@ -48,12 +48,11 @@ const NOTICE_CAPACITY: usize = 1024;
 
 /// forage's embedded store: one SQLite file in WAL mode.
 pub struct SqliteStore {
-    // Field order is drop order: readers close before the writer, so the writer's close
-    // checkpoints the WAL.
+    // Field order is drop order: the readers close first, then the writer, then the checkpoint
+    // thread, whose connection is the last one and checkpoints the WAL as it closes.
     reads: Option<Arc<ReadPool>>,
     writer: Writer,
-    /// After the writer: the last connection to close, which checkpoints the WAL. Held only
-    /// to keep its thread running (and to stop it with the store).
+    /// Held to keep its thread running, and to stop it with the store.
     _checkpointer: Option<WalCheckpointer>,
     notices: broadcast::Sender<Notice>,
     cipher: SecretCipher,
