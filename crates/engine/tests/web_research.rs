@@ -33,6 +33,11 @@ struct World {
     harness: Harness,
 }
 
+/// The SearXNG world with `budget` for the `core` processor.
+async fn core_world_with(budget: Budget) -> World {
+    world(SearchProviderKind::Searxng, budget_for("core", budget)).await
+}
+
 async fn world(kind: SearchProviderKind, budgets: HashMap<String, Budget>) -> World {
     let dns = DnsDouble::start().await;
     let web = FixtureWeb::start().await;
@@ -230,14 +235,11 @@ async fn the_source_policy_filters_results_and_refuses_pages_outside_it() {
 
 #[tokio::test]
 async fn the_page_budget_stops_reading_and_the_run_still_answers() {
-    let budgets = budget_for(
-        "core",
-        Budget {
-            max_fetched_pages: 1,
-            ..Budget::for_tier(forage_api::Tier::Core, false)
-        },
-    );
-    let w = world(SearchProviderKind::Searxng, budgets).await;
+    let w = core_world_with(Budget {
+        max_fetched_pages: 1,
+        ..Budget::for_tier(forage_api::Tier::Core, false)
+    })
+    .await;
     let first = w.web.url("news.test", ARTICLE);
     let second = w.web.url("acme.example.test", "/about");
     let input = format!(
@@ -354,14 +356,11 @@ async fn higher_tiers_plan_first_and_check_their_answer_against_the_sources() {
 
 #[tokio::test]
 async fn a_spent_token_budget_ends_research_with_a_warning_not_an_error() {
-    let budgets = budget_for(
-        "core",
-        Budget {
-            max_total_tokens: 1,
-            ..Budget::for_tier(forage_api::Tier::Core, false)
-        },
-    );
-    let w = world(SearchProviderKind::Searxng, budgets).await;
+    let w = core_world_with(Budget {
+        max_total_tokens: 1,
+        ..Budget::for_tier(forage_api::Tier::Core, false)
+    })
+    .await;
     let input = r#"Acme? [[fake:call name=web_search args={"query": "Acme"}]] [[fake:call name=web_search args={"query": "Acme CEO"} turn=1]]"#;
     let (outcome, _) = w
         .harness
@@ -424,14 +423,11 @@ async fn providers_that_filter_by_domain_are_told_the_policy() {
 
 #[tokio::test]
 async fn pages_read_before_a_restart_still_count_against_the_page_budget() {
-    let budgets = budget_for(
-        "core",
-        Budget {
-            max_fetched_pages: 1,
-            ..Budget::for_tier(forage_api::Tier::Core, false)
-        },
-    );
-    let w = world(SearchProviderKind::Searxng, budgets).await;
+    let w = core_world_with(Budget {
+        max_fetched_pages: 1,
+        ..Budget::for_tier(forage_api::Tier::Core, false)
+    })
+    .await;
     let read_before = w.web.url("news.test", ARTICLE);
     let new_page = w.web.url("acme.example.test", "/about");
     let input = format!(
