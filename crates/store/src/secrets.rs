@@ -13,8 +13,13 @@ pub(crate) fn seal_request(
     cipher: &SecretCipher,
     request: &TaskRunCreate,
 ) -> Result<(String, Option<String>), StoreError> {
-    // `Secret` serializes as "[redacted]", so this JSON holds no header value.
-    let redacted = to_json("request", &request.to_echo())?;
+    // `Secret` serializes as "[redacted]", so this JSON holds no header value. Fields left out
+    // read back as absent, so they are not stored as `null`.
+    let mut redacted = request.to_echo();
+    if let serde_json::Value::Object(fields) = &mut redacted {
+        fields.retain(|_, value| !value.is_null());
+    }
+    let redacted = to_json("request", &redacted)?;
     let secrets = request.mcp_header_secrets();
     let sealed = if secrets.is_empty() {
         None

@@ -8,10 +8,13 @@ use serde::de::DeserializeOwned;
 use super::errors::{corrupt_json, encode_json};
 use crate::{EventRecord, RunRecord, StoreError};
 
-/// The columns `run_from_row` reads, in its order.
-pub(crate) const RUN_COLUMNS: &str = "id, interaction_id, owner, processor, status, created_at, \
-     modified_at, metadata, error, warnings, taskgroup_id, input_tokens, output_tokens, \
-     llm_calls, attempts";
+/// The columns `run_from_row` reads, in its order, from a query over `runs`. A run that began
+/// its own interaction stores no interaction id; its group is stored by the group's `seq`.
+pub(crate) const RUN_COLUMNS: &str = "runs.id, COALESCE(runs.interaction_id, runs.id), \
+     runs.owner, runs.processor, runs.status, runs.created_at, runs.modified_at, runs.metadata, \
+     runs.error, runs.warnings, \
+     (SELECT task_groups.id FROM task_groups WHERE task_groups.seq = runs.group_seq), \
+     runs.input_tokens, runs.output_tokens, runs.llm_calls, runs.attempts";
 
 /// Now, at the microsecond precision the store keeps.
 pub(crate) fn now() -> DateTime<Utc> {
@@ -98,18 +101,17 @@ pub(crate) fn run_from_row(
     })())
 }
 
-/// Reads an event from a row of `run_id, seq, at, body`.
+/// Reads an event of `run` from a row of `seq, at, body`.
 pub(crate) fn event_from_row(
+    run: &RunId,
     row: &rusqlite::Row<'_>,
 ) -> rusqlite::Result<Result<EventRecord, StoreError>> {
-    let run_id: String = row.get(0)?;
-    let seq: i64 = row.get(1)?;
-    let at: i64 = row.get(2)?;
-    let body: String = row.get(3)?;
+    let seq: i64 = row.get(0)?;
+    let at: i64 = row.get(1)?;
+    let body: String = row.get(2)?;
     Ok((|| {
         Ok(EventRecord {
-            run_id: RunId::parse(&run_id)
-                .ok_or_else(|| StoreError::Corrupt(format!("malformed run id '{run_id}'")))?,
+            run_id: run.clone(),
             seq: uint("event seq", seq)?,
             at: timestamp(at)?,
             event: from_json::<RunEvent>("event", &body)?,

@@ -21,20 +21,21 @@ fn run_id(text: &str) -> Result<RunId, StoreError> {
     RunId::parse(text).ok_or_else(|| StoreError::Corrupt(format!("malformed run id '{text}'")))
 }
 
-/// A pending delivery due at once (inside the run's final transaction).
+/// A pending delivery due at once (inside the run's final transaction); the run is named by its
+/// `seq`.
 pub(crate) fn enqueue(
     conn: &Connection,
-    run: &RunId,
+    run: i64,
     owner: &str,
     url: &str,
     at_us: i64,
 ) -> Result<(), StoreError> {
     let id = format!("whevent_{}", uuid::Uuid::new_v4().simple());
     conn.prepare_cached(
-        "INSERT INTO webhook_deliveries (id, run_id, owner, url, state, attempts, created_at, \
+        "INSERT INTO webhook_deliveries (id, run_seq, owner, url, state, attempts, created_at, \
          next_attempt_at) VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?5)",
     )
-    .and_then(|mut stmt| stmt.execute(params![id, run.as_str(), owner, url, at_us]))
+    .and_then(|mut stmt| stmt.execute(params![id, run, owner, url, at_us]))
     .map_err(from_sqlite)?;
     Ok(())
 }
@@ -50,7 +51,8 @@ pub(crate) fn lease(
             "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = ?2 \
              WHERE seq IN (SELECT seq FROM webhook_deliveries WHERE state = 'pending' \
              AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?3) \
-             RETURNING id, run_id, owner, url, attempts, created_at",
+             RETURNING id, (SELECT runs.id FROM runs WHERE runs.seq = run_seq), owner, url, \
+             attempts, created_at",
         )
         .and_then(|mut stmt| {
             stmt.query_map(
@@ -126,7 +128,8 @@ pub(crate) fn for_run(conn: &Connection, run: &RunId) -> Result<Vec<DeliveryReco
     let rows: Vec<Row> = conn
         .prepare_cached(
             "SELECT id, url, state, attempts, created_at, next_attempt_at, last_error \
-             FROM webhook_deliveries WHERE run_id = ?1 ORDER BY seq",
+             FROM webhook_deliveries \
+             WHERE run_seq = (SELECT seq FROM runs WHERE id = ?1) ORDER BY seq",
         )
         .and_then(|mut stmt| {
             stmt.query_map([run.as_str()], |row| {

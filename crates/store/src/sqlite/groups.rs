@@ -76,50 +76,56 @@ pub(crate) fn add_runs(
     Ok((record, notices))
 }
 
-/// A member changed status: counts move, the group's log grows. Returns the new event's seq.
+/// A member changed status: counts move, the group's log grows. Returns the notice of the new
+/// group event. The group and the run are named by their `seq`.
 pub(crate) fn member_changed(
     conn: &Connection,
-    group: &str,
-    run: &RunId,
+    group: i64,
+    run: i64,
     previous: Option<RunStatus>,
     next: RunStatus,
     at_us: i64,
-) -> Result<u64, StoreError> {
+) -> Result<Notice, StoreError> {
     if let Some(previous) = previous {
         conn.prepare_cached(
             "UPDATE task_group_counts SET count = count - 1 \
-             WHERE group_id = ?1 AND status = ?2 AND count > 0",
+             WHERE group_seq = ?1 AND status = ?2 AND count > 0",
         )
         .and_then(|mut stmt| stmt.execute(params![group, previous.as_str()]))
         .map_err(from_sqlite)?;
     }
     conn.prepare_cached(
-        "INSERT INTO task_group_counts (group_id, status, count) VALUES (?1, ?2, 1) \
-         ON CONFLICT (group_id, status) DO UPDATE SET count = count + 1",
+        "INSERT INTO task_group_counts (group_seq, status, count) VALUES (?1, ?2, 1) \
+         ON CONFLICT (group_seq, status) DO UPDATE SET count = count + 1",
     )
     .and_then(|mut stmt| stmt.execute(params![group, next.as_str()]))
     .map_err(from_sqlite)?;
-    let seq: i64 = conn
+    let (seq, group_id): (i64, String) = conn
         .prepare_cached(
             "UPDATE task_groups SET last_event_seq = last_event_seq + 1, modified_at = ?2 \
-             WHERE id = ?1 RETURNING last_event_seq",
+             WHERE seq = ?1 RETURNING last_event_seq, id",
         )
-        .and_then(|mut stmt| stmt.query_row(params![group, at_us], |row| row.get(0)))
+        .and_then(|mut stmt| {
+            stmt.query_row(params![group, at_us], |row| Ok((row.get(0)?, row.get(1)?)))
+        })
         .map_err(from_sqlite)?;
     conn.prepare_cached(
-        "INSERT INTO task_group_events (group_id, seq, at, run_id, status) \
+        "INSERT INTO task_group_events (group_seq, seq, at, run_seq, status) \
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )
-    .and_then(|mut stmt| stmt.execute(params![group, seq, at_us, run.as_str(), next.as_str()]))
+    .and_then(|mut stmt| stmt.execute(params![group, seq, at_us, run, next.as_str()]))
     .map_err(from_sqlite)?;
-    uint("group event seq", seq)
+    Ok(Notice::GroupChanged {
+        group_id,
+        seq: uint("group event seq", seq)?,
+    })
 }
 
 pub(crate) fn get_group(conn: &Connection, id: &str) -> Result<Option<GroupRecord>, StoreError> {
-    type Row = (String, Option<String>, i64, i64, i64, i64);
+    type Row = (i64, String, Option<String>, i64, i64, i64, i64);
     let row: Option<Row> = conn
         .prepare_cached(
-            "SELECT owner, metadata, created_at, modified_at, num_runs, last_event_seq \
+            "SELECT seq, owner, metadata, created_at, modified_at, num_runs, last_event_seq \
              FROM task_groups WHERE id = ?1",
         )
         .and_then(|mut stmt| {
@@ -131,18 +137,20 @@ pub(crate) fn get_group(conn: &Connection, id: &str) -> Result<Option<GroupRecor
                     row.get(3)?,
                     row.get(4)?,
                     row.get(5)?,
+                    row.get(6)?,
                 ))
             })
             .optional()
         })
         .map_err(from_sqlite)?;
-    let Some((owner, metadata, created_at, modified_at, num_runs, last_event_seq)) = row else {
+    let Some((seq, owner, metadata, created_at, modified_at, num_runs, last_event_seq)) = row
+    else {
         return Ok(None);
     };
     let counts: Vec<(String, i64)> = conn
-        .prepare_cached("SELECT status, count FROM task_group_counts WHERE group_id = ?1")
+        .prepare_cached("SELECT status, count FROM task_group_counts WHERE group_seq = ?1")
         .and_then(|mut stmt| {
-            stmt.query_map([id], |row| Ok((row.get(0)?, row.get(1)?)))?
+            stmt.query_map([seq], |row| Ok((row.get(0)?, row.get(1)?)))?
                 .collect()
         })
         .map_err(from_sqlite)?;
@@ -174,8 +182,10 @@ pub(crate) fn events_after(
 ) -> Result<Vec<GroupEventRecord>, StoreError> {
     let rows: Vec<(i64, i64, String, String)> = conn
         .prepare_cached(
-            "SELECT seq, at, run_id, status FROM task_group_events \
-             WHERE group_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            "SELECT e.seq, e.at, runs.id, e.status FROM task_group_events e \
+             JOIN runs ON runs.seq = e.run_seq \
+             WHERE e.group_seq = (SELECT seq FROM task_groups WHERE id = ?1) AND e.seq > ?2 \
+             ORDER BY e.seq LIMIT ?3",
         )
         .and_then(|mut stmt| {
             stmt.query_map(params![id, int(after), int(limit as u64)], |row| {
@@ -207,12 +217,14 @@ pub(crate) fn group_runs(
     if query.limit == 0 {
         return Ok(Vec::new());
     }
-    let mut sql =
-        format!("SELECT {RUN_COLUMNS}, seq FROM runs WHERE taskgroup_id = ?1 AND seq > ?2");
+    let mut sql = format!(
+        "SELECT {RUN_COLUMNS}, runs.seq FROM runs \
+         WHERE runs.group_seq = (SELECT seq FROM task_groups WHERE id = ?1) AND runs.seq > ?2"
+    );
     if query.status.is_some() {
-        sql.push_str(" AND status = ?4");
+        sql.push_str(" AND runs.status = ?4");
     }
-    sql.push_str(" ORDER BY seq LIMIT ?3");
+    sql.push_str(" ORDER BY runs.seq LIMIT ?3");
     let mut stmt = conn.prepare_cached(&sql).map_err(from_sqlite)?;
     let read = |row: &rusqlite::Row<'_>| Ok((run_from_row(row)?, row.get::<_, i64>(15)?));
     let limit = int(query.limit as u64);

@@ -24,22 +24,27 @@ pub(crate) fn get_request(
     conn: &Connection,
     id: &RunId,
 ) -> Result<Option<StoredRequest>, StoreError> {
-    conn.prepare_cached("SELECT request, secrets_sealed FROM run_requests WHERE run_id = ?1")
-        .and_then(|mut stmt| {
-            stmt.query_row([id.as_str()], |row| {
-                Ok(StoredRequest {
-                    request: row.get(0)?,
-                    secrets_sealed: row.get(1)?,
-                })
+    conn.prepare_cached(
+        "SELECT request, secrets_sealed FROM run_requests \
+         WHERE run_seq = (SELECT seq FROM runs WHERE id = ?1)",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row([id.as_str()], |row| {
+            Ok(StoredRequest {
+                request: row.get(0)?,
+                secrets_sealed: row.get(1)?,
             })
-            .optional()
         })
-        .map_err(from_sqlite)
+        .optional()
+    })
+    .map_err(from_sqlite)
 }
 
 pub(crate) fn get_output(conn: &Connection, id: &RunId) -> Result<Option<TaskOutput>, StoreError> {
     let output: Option<String> = conn
-        .prepare_cached("SELECT output FROM run_outputs WHERE run_id = ?1")
+        .prepare_cached(
+            "SELECT output FROM run_outputs WHERE run_seq = (SELECT seq FROM runs WHERE id = ?1)",
+        )
         .and_then(|mut stmt| stmt.query_row([id.as_str()], |row| row.get(0)).optional())
         .map_err(from_sqlite)?;
     output.map(|o| from_json("run output", &o)).transpose()
@@ -81,11 +86,18 @@ pub(crate) fn interaction_transcript(
     owner: &str,
     interaction: &InteractionId,
 ) -> Result<Option<serde_json::Value>, StoreError> {
+    // The interaction's latest completed run: a continuation (which names the interaction), or
+    // else the run that began it (which stores no interaction id).
     let transcript: Option<String> = conn
         .prepare_cached(
-            "SELECT o.transcript FROM runs r JOIN run_outputs o ON o.run_id = r.id \
-             WHERE r.interaction_id = ?1 AND r.owner = ?2 AND r.status = 'completed' \
-             ORDER BY r.seq DESC LIMIT 1",
+            "SELECT transcript FROM run_outputs WHERE run_seq = ( \
+               SELECT seq FROM ( \
+                 SELECT seq FROM runs WHERE interaction_id = ?1 AND owner = ?2 \
+                   AND status = 'completed' \
+                 UNION ALL \
+                 SELECT seq FROM runs WHERE id = ?1 AND interaction_id IS NULL AND owner = ?2 \
+                   AND status = 'completed') \
+               ORDER BY seq DESC LIMIT 1)",
         )
         .and_then(|mut stmt| {
             stmt.query_row(params![interaction.as_str(), owner], |row| row.get(0))
@@ -110,12 +122,15 @@ pub(crate) fn events_after(
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut stmt = conn
         .prepare_cached(
-            "SELECT run_id, seq, at, body FROM events WHERE run_id = ?1 AND seq > ?2 \
+            "SELECT seq, at, body FROM events \
+             WHERE run_seq = (SELECT seq FROM runs WHERE id = ?1) AND seq > ?2 \
              ORDER BY seq LIMIT ?3",
         )
         .map_err(from_sqlite)?;
     let rows = stmt
-        .query_map(params![run.as_str(), after, limit], event_from_row)
+        .query_map(params![run.as_str(), after, limit], |row| {
+            event_from_row(run, row)
+        })
         .map_err(from_sqlite)?;
     rows.map(|row| row.map_err(from_sqlite)?).collect()
 }

@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_initial.sql"),
     include_str!("../../migrations/0002_groups_webhooks.sql"),
     include_str!("../../migrations/0003_checkpoints.sql"),
+    include_str!("../../migrations/0004_compact_keys.sql"),
 ];
 
 /// The schema version this build of forage writes and understands.

@@ -42,36 +42,43 @@ pub(crate) fn insert_run(conn: &Connection, run: PreparedRun) -> WriteResult<Run
     let record = run.record;
     let id = record.id.as_str();
     let at = micros(record.created_at);
+    // A run that begins its own interaction stores none; a group is stored by its `seq`.
+    let interaction = Some(record.interaction_id.as_str()).filter(|i| *i != id);
+    let seq: i64 = conn
+        .prepare_cached(
+            "INSERT INTO runs (id, interaction_id, owner, processor, status, created_at, \
+             modified_at, metadata, warnings, attempts, group_seq, webhook_url) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, 0, \
+             (SELECT seq FROM task_groups WHERE id = ?9), ?10) RETURNING seq",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row(
+                params![
+                    id,
+                    interaction,
+                    record.owner,
+                    record.processor,
+                    record.status.as_str(),
+                    at,
+                    run.metadata,
+                    run.warnings,
+                    record.taskgroup_id,
+                    run.webhook_url,
+                ],
+                |row| row.get(0),
+            )
+        })
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Duplicate(id.to_owned())
+            } else {
+                from_sqlite(e)
+            }
+        })?;
     conn.prepare_cached(
-        "INSERT INTO runs (id, interaction_id, owner, processor, status, created_at, modified_at, \
-         metadata, warnings, attempts, taskgroup_id, webhook_url) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, 0, ?9, ?10)",
+        "INSERT INTO run_requests (run_seq, request, secrets_sealed) VALUES (?1, ?2, ?3)",
     )
-    .and_then(|mut stmt| {
-        stmt.execute(params![
-            id,
-            record.interaction_id.as_str(),
-            record.owner,
-            record.processor,
-            record.status.as_str(),
-            at,
-            run.metadata,
-            run.warnings,
-            record.taskgroup_id,
-            run.webhook_url,
-        ])
-    })
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            StoreError::Duplicate(id.to_owned())
-        } else {
-            from_sqlite(e)
-        }
-    })?;
-    conn.prepare_cached(
-        "INSERT INTO run_requests (run_id, request, secrets_sealed) VALUES (?1, ?2, ?3)",
-    )
-    .and_then(|mut stmt| stmt.execute(params![id, run.request, run.secrets_sealed]))
+    .and_then(|mut stmt| stmt.execute(params![seq, run.request, run.secrets_sealed]))
     .map_err(from_sqlite)?;
     let seq = append(
         conn,
@@ -164,7 +171,7 @@ pub(crate) fn lease_next(
     let (record, request, secrets_sealed) = conn
         .prepare_cached(&format!(
             "SELECT {RUN_COLUMNS}, q.request, q.secrets_sealed FROM runs \
-             JOIN run_requests q ON q.run_id = runs.id WHERE runs.seq = ?1"
+             JOIN run_requests q ON q.run_seq = runs.seq WHERE runs.seq = ?1"
         ))
         .and_then(|mut stmt| {
             stmt.query_row([seq], |row| {
@@ -196,9 +203,9 @@ pub(crate) fn lease_next(
         seq: last,
     });
     let checkpoint = conn
-        .prepare_cached("SELECT version, state FROM run_checkpoints WHERE run_id = ?1")
+        .prepare_cached("SELECT version, state FROM run_checkpoints WHERE run_seq = ?1")
         .and_then(|mut stmt| {
-            stmt.query_row([run_id.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
+            stmt.query_row([seq], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()
         })
         .map_err(from_sqlite)?;
@@ -318,14 +325,16 @@ pub(crate) fn finish(
     outcome: PreparedOutcome,
 ) -> WriteResult<RunRecord> {
     let id = lease.run_id.as_str();
-    let held: Option<(String, Option<String>, String)> = conn
-        .prepare_cached("SELECT warnings, lease_token, status FROM runs WHERE id = ?1")
+    let held: Option<(i64, String, Option<String>, String)> = conn
+        .prepare_cached("SELECT seq, warnings, lease_token, status FROM runs WHERE id = ?1")
         .and_then(|mut stmt| {
-            stmt.query_row([id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-                .optional()
+            stmt.query_row([id], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .optional()
         })
         .map_err(from_sqlite)?;
-    let Some((warnings, token, previous)) = held else {
+    let Some((seq, warnings, token, previous)) = held else {
         return Err(StoreError::NotFound(id.to_owned()));
     };
     // The token is cleared whenever the run stops running, so a match means the lease holds.
@@ -343,11 +352,11 @@ pub(crate) fn finish(
     conn.prepare_cached(
         "UPDATE runs SET status = ?2, error = ?3, warnings = ?4, input_tokens = ?5, \
          output_tokens = ?6, llm_calls = ?7, modified_at = ?8, lease_token = NULL, \
-         lease_worker = NULL, lease_expires_at = NULL WHERE id = ?1",
+         lease_worker = NULL, lease_expires_at = NULL WHERE seq = ?1",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
-            id,
+            seq,
             outcome.status.as_str(),
             outcome.error,
             warnings,
@@ -360,15 +369,16 @@ pub(crate) fn finish(
     .map_err(from_sqlite)?;
     if let Some((output, transcript)) = &outcome.output {
         conn.prepare_cached(
-            "INSERT OR REPLACE INTO run_outputs (run_id, output, transcript) VALUES (?1, ?2, ?3)",
+            "INSERT OR REPLACE INTO run_outputs (run_seq, output, transcript) \
+             VALUES (?1, ?2, ?3)",
         )
-        .and_then(|mut stmt| stmt.execute(params![id, output, transcript]))
+        .and_then(|mut stmt| stmt.execute(params![seq, output, transcript]))
         .map_err(from_sqlite)?;
     }
-    let seq = append(conn, &lease.run_id, &outcome.closing_events(), now_us)?;
+    let last_event = append(conn, &lease.run_id, &outcome.closing_events(), now_us)?;
     let record = conn
-        .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))
-        .and_then(|mut stmt| stmt.query_row([id], run_from_row))
+        .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE seq = ?1"))
+        .and_then(|mut stmt| stmt.query_row([seq], run_from_row))
         .map_err(from_sqlite)??;
     let mut notices = vec![
         Notice::RunChanged {
@@ -377,7 +387,7 @@ pub(crate) fn finish(
         },
         Notice::EventsAppended {
             run_id: lease.run_id.clone(),
-            seq,
+            seq: last_event,
         },
     ];
     notices.extend(status_changed(
@@ -399,23 +409,26 @@ pub(crate) fn save_checkpoint(
     events: &[RunEvent],
 ) -> WriteResult<u64> {
     let id = lease.run_id.as_str();
-    let token: Option<Option<String>> = conn
-        .prepare_cached("SELECT lease_token FROM runs WHERE id = ?1")
-        .and_then(|mut stmt| stmt.query_row([id], |row| row.get(0)).optional())
+    let held: Option<(i64, Option<String>)> = conn
+        .prepare_cached("SELECT seq, lease_token FROM runs WHERE id = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()
+        })
         .map_err(from_sqlite)?;
-    match token {
+    let seq = match held {
         None => return Err(StoreError::NotFound(id.to_owned())),
-        Some(token) if token.as_deref() != Some(lease.token.as_str()) => {
+        Some((_, token)) if token.as_deref() != Some(lease.token.as_str()) => {
             return Err(StoreError::LeaseLost);
         }
-        Some(_) => {}
-    }
+        Some((seq, _)) => seq,
+    };
     conn.prepare_cached(
-        "INSERT INTO run_checkpoints (run_id, version, state) VALUES (?1, ?2, ?3) \
-         ON CONFLICT (run_id) DO UPDATE SET version = excluded.version, state = excluded.state \
+        "INSERT INTO run_checkpoints (run_seq, version, state) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (run_seq) DO UPDATE SET version = excluded.version, state = excluded.state \
          WHERE excluded.version > run_checkpoints.version",
     )
-    .and_then(|mut stmt| stmt.execute(params![id, version, state]))
+    .and_then(|mut stmt| stmt.execute(params![seq, version, state]))
     .map_err(from_sqlite)?;
     append_events(conn, &lease.run_id, events)
 }
@@ -445,18 +458,26 @@ fn append(
     at_us: i64,
 ) -> Result<u64, StoreError> {
     let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
-    let last: Option<i64> = conn
-        .prepare_cached("UPDATE runs SET last_event_seq = last_event_seq + ?2 WHERE id = ?1 RETURNING last_event_seq")
-        .and_then(|mut stmt| stmt.query_row(params![run.as_str(), count], |row| row.get(0)).optional())
+    let row: Option<(i64, i64)> = conn
+        .prepare_cached(
+            "UPDATE runs SET last_event_seq = last_event_seq + ?2 WHERE id = ?1 \
+             RETURNING seq, last_event_seq",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row(params![run.as_str(), count], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()
+        })
         .map_err(from_sqlite)?;
-    let last = last.ok_or_else(|| StoreError::NotFound(run.to_string()))?;
+    let (run_seq, last) = row.ok_or_else(|| StoreError::NotFound(run.to_string()))?;
     let mut insert = conn
-        .prepare_cached("INSERT INTO events (run_id, seq, at, body) VALUES (?1, ?2, ?3, ?4)")
+        .prepare_cached("INSERT INTO events (run_seq, seq, at, body) VALUES (?1, ?2, ?3, ?4)")
         .map_err(from_sqlite)?;
     for (offset, event) in (0..count).rev().zip(events) {
         let body = to_json("event", event)?;
         insert
-            .execute(params![run.as_str(), last - offset, at_us, body])
+            .execute(params![run_seq, last - offset, at_us, body])
             .map_err(from_sqlite)?;
     }
     u64::try_from(last)
@@ -582,32 +603,31 @@ fn status_changed(
     if previous == Some(next) {
         return Ok(Vec::new());
     }
-    let (group, webhook_url, owner): (Option<String>, Option<String>, String) = conn
-        .prepare_cached("SELECT taskgroup_id, webhook_url, owner FROM runs WHERE id = ?1")
+    type Row = (i64, Option<i64>, Option<String>, String);
+    let (run_seq, group_seq, webhook_url, owner): Row = conn
+        .prepare_cached("SELECT seq, group_seq, webhook_url, owner FROM runs WHERE id = ?1")
         .and_then(|mut stmt| {
             stmt.query_row([run.as_str()], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
             })
         })
         .map_err(from_sqlite)?;
     let mut notices = Vec::new();
-    if let Some(group) = group {
-        let seq = super::groups::member_changed(conn, &group, run, previous, next, at_us)?;
-        notices.push(Notice::GroupChanged {
-            group_id: group,
-            seq,
-        });
+    if let Some(group_seq) = group_seq {
+        notices.push(super::groups::member_changed(
+            conn, group_seq, run_seq, previous, next, at_us,
+        )?);
     }
     if next.is_final() {
         // A final run never resumes: its checkpoint has served.
-        conn.prepare_cached("DELETE FROM run_checkpoints WHERE run_id = ?1")
-            .and_then(|mut stmt| stmt.execute([run.as_str()]))
+        conn.prepare_cached("DELETE FROM run_checkpoints WHERE run_seq = ?1")
+            .and_then(|mut stmt| stmt.execute([run_seq]))
             .map_err(from_sqlite)?;
     }
     if next.is_final()
         && let Some(url) = webhook_url
     {
-        super::deliveries::enqueue(conn, run, &owner, &url, at_us)?;
+        super::deliveries::enqueue(conn, run_seq, &owner, &url, at_us)?;
         notices.push(Notice::DeliveryQueued);
     }
     Ok(notices)
