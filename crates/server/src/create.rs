@@ -34,18 +34,30 @@ pub async fn create_run(state: &AppState, owner: &Owner, body: &[u8]) -> Result<
         }
         None => InteractionId::for_run(&id),
     };
-    let record = state
-        .store
-        .create_run(NewRun {
-            id,
-            interaction_id,
-            owner: owner.0.clone(),
-            processor: validated.processor,
-            request: validated.request,
-            warnings: validated.warnings,
-            created_at: chrono::Utc::now(),
-        })
-        .await?;
-    tracing::info!(run_id = %record.id, processor = %record.processor, "run queued");
+    let new = NewRun {
+        id,
+        interaction_id,
+        owner: owner.0.clone(),
+        processor: validated.processor,
+        request: validated.request,
+        warnings: validated.warnings,
+        created_at: chrono::Utc::now(),
+    };
+    let record = match state.idle_workers.take() {
+        // An idle worker gets the run in the write that creates it. Should the write fail, the
+        // hand-off is dropped and the worker hears there is no run.
+        Some(handoff) => {
+            let (record, leased) = state
+                .store
+                .create_run_leased(new, &handoff.worker, handoff.lease)
+                .await?;
+            if let Some(leased) = leased {
+                handoff.give(leased, state.store.as_ref()).await;
+            }
+            record
+        }
+        None => state.store.create_run(new).await?,
+    };
+    tracing::info!(run_id = %record.id, processor = %record.processor, "run created");
     Ok(record.to_task_run())
 }

@@ -11,6 +11,7 @@ pub mod event_frames;
 pub mod event_stream;
 pub mod extract;
 pub mod groups;
+pub mod handoff;
 pub mod hub;
 pub mod llm_setup;
 mod lookup;

@@ -175,7 +175,13 @@ impl Server {
             dispatcher,
             data_lock: _data_lock,
         } = self;
-        let pool = WorkerPool::start(state.store.clone(), engine, state.signals.clone(), &workers);
+        let pool = WorkerPool::start(
+            state.store.clone(),
+            engine,
+            state.signals.clone(),
+            state.idle_workers.clone(),
+            &workers,
+        );
         let stop_dispatch = tokio_util::sync::CancellationToken::new();
         let dispatch = dispatcher.spawn(stop_dispatch.clone());
         let closing = state.closing.clone();

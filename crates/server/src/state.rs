@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admission::{Admission, AdmissionLimits};
 use crate::auth::Auth;
+use crate::handoff::IdleWorkers;
 use crate::hub::Hub;
 use crate::signals::RunSignals;
 use crate::webhooks::SigningKeys;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub signals: Arc<RunSignals>,
     /// Request rate and run caps.
     pub admission: Arc<Admission>,
+    /// Workers waiting for a run: a new run is handed to one of them as it is created.
+    pub idle_workers: Arc<IdleWorkers>,
 }
 
 impl AppState {
@@ -44,6 +47,7 @@ impl AppState {
             closing: CancellationToken::new(),
             signing: Arc::new(SigningKeys::ephemeral()),
             admission: Arc::new(Admission::new(AdmissionLimits::default())),
+            idle_workers: Arc::new(IdleWorkers::default()),
         }
     }
 

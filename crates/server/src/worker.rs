@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::handoff::IdleWorkers;
 use crate::outcome::{panic_text, panicked, to_run_outcome};
 use crate::signals::{RunSignals, RunWatch};
 use crate::sink::StoreSink;
@@ -49,6 +50,8 @@ struct Worker {
     queued: Arc<Notify>,
     /// Tells a running run's cancel watcher that its run changed.
     signals: Arc<RunSignals>,
+    /// Where an idle worker waits for a run handed over at its creation.
+    idle: Arc<IdleWorkers>,
 }
 
 impl WorkerPool {
@@ -56,6 +59,7 @@ impl WorkerPool {
         store: Arc<dyn Store>,
         engine: Arc<Engine>,
         signals: Arc<RunSignals>,
+        idle: Arc<IdleWorkers>,
         settings: &WorkerSettings,
     ) -> WorkerPool {
         let stop = CancellationToken::new();
@@ -77,6 +81,7 @@ impl WorkerPool {
                 abort: abort.clone(),
                 queued: queued.clone(),
                 signals: signals.clone(),
+                idle: idle.clone(),
             };
             tasks.spawn(worker.run());
         }
@@ -122,8 +127,7 @@ impl Worker {
                     // More runs may be waiting (one notice can stand for several): pass the
                     // wake-up on to one more idle worker, which goes back to sleep if not.
                     self.queued.notify_one();
-                    let span = tracing::info_span!("run", run_id = %leased.record.id, processor = %leased.record.processor, attempt = leased.record.attempts);
-                    self.execute(leased).instrument(span).await;
+                    self.execute_in_span(leased).await;
                     continue;
                 }
                 Ok(None) => {}
@@ -137,12 +141,32 @@ impl Worker {
                     continue;
                 }
             }
-            tokio::select! {
-                _ = self.stop.cancelled() => break,
-                _ = tokio::time::sleep(tick) => {}
-                _ = self.queued.notified() => {}
+            if let Some(leased) = self.wait_idle(tick).await {
+                self.execute_in_span(leased).await;
             }
         }
+    }
+
+    /// Waits, idle, for a run handed over at its creation, a queued-run notice, the tick, or
+    /// the pool's stop. A run handed over while the worker was leaving is still taken.
+    async fn wait_idle(&self, tick: Duration) -> Option<LeasedRun> {
+        let mut ticket = self.idle.wait(&self.id, self.lease);
+        tokio::select! {
+            run = &mut ticket.run => return run.ok(),
+            _ = self.stop.cancelled() => {}
+            _ = tokio::time::sleep(tick) => {}
+            _ = self.queued.notified() => {}
+        }
+        if self.idle.withdraw(&ticket) {
+            None
+        } else {
+            ticket.run.await.ok()
+        }
+    }
+
+    async fn execute_in_span(&self, leased: LeasedRun) {
+        let span = tracing::info_span!("run", run_id = %leased.record.id, processor = %leased.record.processor, attempt = leased.record.attempts);
+        self.execute(leased).instrument(span).await;
     }
 
     async fn execute(&self, leased: LeasedRun) {

@@ -57,6 +57,19 @@ pub trait Store: Send + Sync + 'static {
         lease_for: Duration,
     ) -> Result<Option<LeasedRun>, StoreError>;
 
+    /// Creates a run as `create_run` does and, where the store can, leases it to `worker` in the
+    /// same write when no other run is queued ahead of it (queue order holds): the hand-off to
+    /// an idle worker then costs no second write. `None` when the run was left queued; a store
+    /// that cannot do both at once always leaves it queued.
+    async fn create_run_leased(
+        &self,
+        new: NewRun,
+        _worker: &str,
+        _lease_for: Duration,
+    ) -> Result<(RunRecord, Option<LeasedRun>), StoreError> {
+        Ok((self.create_run(new).await?, None))
+    }
+
     /// Extends a lease. `false` when the lease was lost (expired and taken by another worker).
     async fn heartbeat(&self, lease: &Lease, lease_for: Duration) -> Result<bool, StoreError>;
 

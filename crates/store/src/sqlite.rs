@@ -33,7 +33,7 @@ use connection::Location;
 use pool::ReadPool;
 use wal_checkpoint::WalCheckpointer;
 use writer::Writer;
-use writes::PreparedRun;
+use writes::{LeasedRow, PreparedRun};
 
 use crate::{
     AdmissionCounts, Checkpoint, Delivery, DeliveryRecord, DeliveryResult, EventRecord,
@@ -141,6 +141,40 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
+    /// A leased run with its request opened and its checkpoint read. A run whose request cannot
+    /// be read would be leased forever: it fails, saying why, and `None` is returned.
+    async fn open_leased(&self, row: LeasedRow) -> Result<Option<LeasedRun>, StoreError> {
+        match secrets::open_request(&self.cipher, &row.request, row.secrets_sealed.as_deref()) {
+            Ok(request) => {
+                let checkpoint = match row.checkpoint {
+                    Some((version, state)) => Some(Checkpoint {
+                        version: u64::try_from(version).unwrap_or(0),
+                        state: from_json("run checkpoint", &state)?,
+                    }),
+                    None => None,
+                };
+                Ok(Some(LeasedRun {
+                    lease: row.lease,
+                    record: row.record,
+                    request,
+                    checkpoint,
+                }))
+            }
+            Err(e) => {
+                tracing::error!(run_id = %row.lease.run_id, error = %e, "cannot read a leased run's request");
+                let outcome = RunOutcome::Failed {
+                    error: forage_api::ErrorObject::new(format!(
+                        "the run's stored request cannot be read: {e}"
+                    )),
+                    warnings: Vec::new(),
+                    usage: Default::default(),
+                };
+                self.finish(&row.lease, outcome).await?;
+                Ok(None)
+            }
+        }
+    }
+
     /// Encodes a new run for the writer (secrets sealed, JSON columns, webhook URL).
     fn prepare_run(&self, new: NewRun) -> Result<PreparedRun, StoreError> {
         let (request, secrets_sealed) = secrets::seal_request(&self.cipher, &new.request)?;
@@ -252,36 +286,30 @@ impl Store for SqliteStore {
             else {
                 return Ok(None);
             };
-            match secrets::open_request(&self.cipher, &row.request, row.secrets_sealed.as_deref()) {
-                Ok(request) => {
-                    let checkpoint = match row.checkpoint {
-                        Some((version, state)) => Some(Checkpoint {
-                            version: u64::try_from(version).unwrap_or(0),
-                            state: from_json("run checkpoint", &state)?,
-                        }),
-                        None => None,
-                    };
-                    return Ok(Some(LeasedRun {
-                        lease: row.lease,
-                        record: row.record,
-                        request,
-                        checkpoint,
-                    }));
-                }
-                // A run whose request cannot be read would be leased forever: it fails, saying why.
-                Err(e) => {
-                    tracing::error!(run_id = %row.lease.run_id, error = %e, "cannot read a leased run's request");
-                    let outcome = RunOutcome::Failed {
-                        error: forage_api::ErrorObject::new(format!(
-                            "the run's stored request cannot be read: {e}"
-                        )),
-                        warnings: Vec::new(),
-                        usage: Default::default(),
-                    };
-                    self.finish(&row.lease, outcome).await?;
-                }
+            if let Some(leased) = self.open_leased(row).await? {
+                return Ok(Some(leased));
             }
         }
+    }
+
+    async fn create_run_leased(
+        &self,
+        new: NewRun,
+        worker: &str,
+        lease_for: Duration,
+    ) -> Result<(RunRecord, Option<LeasedRun>), StoreError> {
+        let prepared = self.prepare_run(new)?;
+        let worker = worker.to_owned();
+        let lease_for = micros_of(lease_for);
+        let (record, row) = self
+            .writer
+            .write(move |conn| writes::create_run_leased(conn, prepared, &worker, lease_for))
+            .await?;
+        let leased = match row {
+            Some(row) => self.open_leased(row).await?,
+            None => None,
+        };
+        Ok((record, leased))
     }
 
     async fn heartbeat(&self, lease: &Lease, lease_for: Duration) -> Result<bool, StoreError> {

@@ -274,3 +274,85 @@ async fn a_file_that_is_not_a_database_is_refused_clearly() {
         "{err}"
     );
 }
+
+/// A run created for an idle worker is leased to it in the same write: it starts running with
+/// its request, no worker is woken for it, and nobody else can lease it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_created_for_an_idle_worker_is_leased_to_it() {
+    use forage_api::{RunEvent, RunStatus};
+    use forage_store::Notice;
+
+    let (_dir, store) = fresh();
+    let mut notices = store.notices();
+    let new = suite::new_run("owner-a");
+    let id = new.id.clone();
+    let lease_for = std::time::Duration::from_secs(30);
+    let (record, leased) = store
+        .create_run_leased(new, "w-idle", lease_for)
+        .await
+        .expect("create");
+    assert_eq!(record.status, RunStatus::Queued, "the run as created");
+    let leased = leased.expect("leased at creation");
+    assert_eq!(leased.lease.run_id, id);
+    assert_eq!(leased.record.status, RunStatus::Running);
+    assert_eq!(leased.request, suite::request(false));
+    assert!(leased.checkpoint.is_none());
+
+    let events: Vec<_> = store
+        .events_after(&id, 0, 10)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(
+        events,
+        [
+            RunEvent::Status {
+                status: RunStatus::Queued
+            },
+            RunEvent::Status {
+                status: RunStatus::Running
+            }
+        ]
+    );
+    while let Ok(notice) = notices.try_recv() {
+        assert!(
+            !matches!(notice, Notice::RunQueued),
+            "no worker is woken for a run already handed over"
+        );
+    }
+    assert!(
+        store
+            .lease_next("w-other", lease_for)
+            .await
+            .expect("lease")
+            .is_none()
+    );
+    let outcome = suite::completed("done");
+    store.finish(&leased.lease, outcome).await.expect("finish");
+    assert_eq!(
+        store.get_run(&id).await.unwrap().unwrap().status,
+        RunStatus::Completed
+    );
+}
+
+/// A run created while another waits in the queue is not handed over ahead of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_created_behind_a_queued_one_stays_queued() {
+    let (_dir, store) = fresh();
+    let lease_for = std::time::Duration::from_secs(30);
+    let first = store
+        .create_run(suite::new_run("owner-a"))
+        .await
+        .expect("first");
+    let (second, leased) = store
+        .create_run_leased(suite::new_run("owner-a"), "w-idle", lease_for)
+        .await
+        .expect("second");
+    assert!(leased.is_none(), "the queue's order holds");
+    let next = store.lease_next("w-1", lease_for).await.unwrap().unwrap();
+    assert_eq!(next.record.id, first.id);
+    let next = store.lease_next("w-2", lease_for).await.unwrap().unwrap();
+    assert_eq!(next.record.id, second.id);
+}

@@ -32,13 +32,49 @@ pub(crate) struct LeasedRow {
 }
 
 pub(crate) fn create_run(conn: &Connection, run: PreparedRun) -> WriteResult<RunRecord> {
-    let (record, notices) = insert_run(conn, run)?;
+    let (record, _, notices) = insert_queued(conn, run)?;
     Ok((record, notices))
+}
+
+/// Creates a run and, when no other run is queued ahead of it, leases it to `worker` at once,
+/// in the same transaction: the run is never announced as waiting in the queue.
+pub(crate) fn create_run_leased(
+    conn: &Connection,
+    run: PreparedRun,
+    worker: &str,
+    lease_for_us: i64,
+) -> WriteResult<(RunRecord, Option<LeasedRow>)> {
+    let (record, seq, mut notices) = insert_queued(conn, run)?;
+    let ahead = conn
+        .prepare_cached("SELECT 1 FROM runs WHERE status = 'queued' AND seq < ?1")
+        .and_then(|mut stmt| stmt.exists([seq]))
+        .map_err(from_sqlite)?;
+    if ahead {
+        return Ok(((record, None), notices));
+    }
+    notices.retain(|n| !matches!(n, Notice::RunQueued));
+    let candidate = Candidate {
+        seq,
+        id: record.id.as_str().to_owned(),
+        worker: None,
+    };
+    let (leased, more) = lease_candidate(conn, candidate, false, worker, lease_for_us, now())?;
+    notices.extend(more);
+    Ok(((record, Some(leased)), notices))
 }
 
 /// Inserts a queued run (a group member when `record.taskgroup_id` is set), with its request
 /// and first event; the group's counts and log follow.
 pub(crate) fn insert_run(conn: &Connection, run: PreparedRun) -> WriteResult<RunRecord> {
+    let (record, _, notices) = insert_queued(conn, run)?;
+    Ok((record, notices))
+}
+
+/// [`insert_run`], also returning the run's `seq`.
+fn insert_queued(
+    conn: &Connection,
+    run: PreparedRun,
+) -> Result<(RunRecord, i64, Vec<Notice>), StoreError> {
     let record = run.record;
     let id = record.id.as_str();
     let at = micros(record.created_at);
@@ -80,7 +116,7 @@ pub(crate) fn insert_run(conn: &Connection, run: PreparedRun) -> WriteResult<Run
     )
     .and_then(|mut stmt| stmt.execute(params![seq, run.request, run.secrets_sealed]))
     .map_err(from_sqlite)?;
-    let seq = append(
+    let last_event = append(
         conn,
         &record.id,
         &[RunEvent::Status {
@@ -92,7 +128,7 @@ pub(crate) fn insert_run(conn: &Connection, run: PreparedRun) -> WriteResult<Run
         Notice::RunQueued,
         Notice::EventsAppended {
             run_id: record.id.clone(),
-            seq,
+            seq: last_event,
         },
     ];
     notices.extend(status_changed(
@@ -102,7 +138,7 @@ pub(crate) fn insert_run(conn: &Connection, run: PreparedRun) -> WriteResult<Run
         RunStatus::Queued,
         at,
     )?);
-    Ok((record, notices))
+    Ok((record, seq, notices))
 }
 
 /// The oldest queued run or the oldest running run whose lease expired, leased to `worker`.
@@ -126,19 +162,33 @@ pub(crate) fn lease_next(
          WHERE status = 'running' AND lease_expires_at < ?1 ORDER BY lease_expires_at LIMIT 1",
         now_us,
     )?;
-    let (
-        Candidate {
-            seq,
-            id,
-            worker: previous_worker,
-        },
-        resumed,
-    ) = match (queued, expired) {
+    let (candidate, resumed) = match (queued, expired) {
         (Some(q), Some(e)) if e.seq < q.seq => (e, true),
         (Some(q), _) => (q, false),
         (None, Some(e)) => (e, true),
         (None, None) => return Ok((None, swept)),
     };
+    let (leased, notices) = lease_candidate(conn, candidate, resumed, worker, lease_for_us, at)?;
+    let mut all = swept;
+    all.extend(notices);
+    Ok((Some(leased), all))
+}
+
+/// Leases one run (queued, or `resumed` after its lease expired) to `worker`, from `at`.
+fn lease_candidate(
+    conn: &Connection,
+    candidate: Candidate,
+    resumed: bool,
+    worker: &str,
+    lease_for_us: i64,
+    at: chrono::DateTime<chrono::Utc>,
+) -> WriteResult<LeasedRow> {
+    let now_us = micros(at);
+    let Candidate {
+        seq,
+        id,
+        worker: previous_worker,
+    } = candidate;
     let run_id =
         RunId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("malformed run id '{id}'")))?;
     let token = uuid::Uuid::new_v4().simple().to_string();
@@ -184,7 +234,7 @@ pub(crate) fn lease_next(
         })
         .map_err(from_sqlite)?;
     let record = record?;
-    let mut notices = swept;
+    let mut notices = Vec::new();
     if !resumed {
         notices.push(Notice::RunChanged {
             run_id: run_id.clone(),
@@ -216,7 +266,7 @@ pub(crate) fn lease_next(
         secrets_sealed,
         checkpoint,
     };
-    Ok((Some(leased), notices))
+    Ok((leased, notices))
 }
 
 /// A run that could be leased: its queue position, id, and the worker that held it before.
