@@ -202,7 +202,10 @@ impl EventLog {
     fn read(data: &std::path::Path) -> EventLog {
         let db = rusqlite::Connection::open(data.join("forage.db")).expect("open the database");
         let mut stmt = db
-            .prepare("SELECT run_id, seq, at, body FROM events ORDER BY run_id, seq")
+            .prepare(
+                "SELECT r.id, e.seq, e.at, e.body FROM events e JOIN runs r ON r.seq = e.run_seq \
+                 ORDER BY r.id, e.seq",
+            )
             .unwrap();
         let mut by_run: BTreeMap<String, Vec<(u64, SystemTime, Value)>> = BTreeMap::new();
         let rows = stmt
