@@ -151,17 +151,21 @@ impl Worker {
     /// the pool's stop. A run handed over while the worker was leaving is still taken.
     async fn wait_idle(&self, tick: Duration) -> Option<LeasedRun> {
         let mut ticket = self.idle.wait(&self.id, self.lease);
-        tokio::select! {
+        let notified = tokio::select! {
             run = &mut ticket.run => return run.ok(),
-            _ = self.stop.cancelled() => {}
-            _ = tokio::time::sleep(tick) => {}
-            _ = self.queued.notified() => {}
-        }
+            _ = self.stop.cancelled() => false,
+            _ = tokio::time::sleep(tick) => false,
+            _ = self.queued.notified() => true,
+        };
         if self.idle.withdraw(&ticket) {
-            None
-        } else {
-            ticket.run.await.ok()
+            return None;
         }
+        // Taken for a new run just as something else woke it: the run is on its way, and a
+        // queued-run wake-up this worker will not act on goes to another idle worker.
+        if notified {
+            self.queued.notify_one();
+        }
+        ticket.run.await.ok()
     }
 
     async fn execute_in_span(&self, leased: LeasedRun) {
