@@ -8,15 +8,19 @@
 //! in-flight run; how long creating the runs took; forage's open sockets and threads at the peak;
 //! and that every run completed.
 //!
-//! Usage: `bench-scale [RUNS] [STALL_MS] [CLIENTS] [WATCH]` (defaults 10000 runs, 30000 ms, 64
-//! concurrent creating clients, `both`). `WATCH` says what each run is watched with: `both`
-//! (long-poll and event stream), `poll`, `stream` or `none`, to tell their memory apart. Runs use
+//! Usage: `bench-scale [RUNS] [STALL_MS] [CLIENTS] [WATCH] [TRANSPORT]` (defaults 10000 runs,
+//! 30000 ms, 64 concurrent creating clients, `both`, `http1`). `WATCH` says what each run is
+//! watched with: `both` (long-poll and event stream), `poll`, `stream` or `none`, to tell their
+//! memory apart. `TRANSPORT` is how the watchers connect: `http1` (a connection per long-poll and
+//! per stream, as most clients do) or `h2c` (HTTP/2 without TLS, 100 streams per connection, as
+//! behind a reverse proxy that multiplexes). Runs use
 //! the `ultra` processor (the longest deadline) and forage's LLM request timeout is set above
 //! `STALL_MS`; every run is in flight at once only if creating them all takes less than `STALL_MS`
 //! (the table says when it did not). Build with `cargo build --release --bins` and run
 //! `$CARGO_TARGET_DIR/release/bench-scale` (it starts the `forage` binary next to itself, with
 //! `FORAGE_WORKERS=RUNS` and no admission limits). Each run holds three sockets in each process
-//! (long-poll, stream, LLM call): the open-files limit is raised before anything starts (the soft
+//! (long-poll, stream, LLM call; over `h2c` only the LLM call): the open-files limit is raised
+//! before anything starts (the soft
 //! limit to the hard one, and the hard one too where this process may) and printed; where it
 //! still allows fewer than `RUNS` runs, the largest count it allows is measured and the table
 //! says so. Prints a markdown table and records its figures (`forage_bench::report`).
@@ -277,6 +281,54 @@ async fn event_stream(http: reqwest::Client, url: String, counters: Arc<Counters
     };
 }
 
+/// How the watchers connect to forage.
+#[derive(Clone, Copy, PartialEq)]
+enum Transport {
+    /// One connection per long-poll and per event stream.
+    Http1,
+    /// HTTP/2 with prior knowledge: many watchers share a connection.
+    H2c,
+}
+
+/// Watchers that share one HTTP/2 connection (below the server's limit on concurrent streams).
+const STREAMS_PER_H2_CONNECTION: usize = 100;
+
+impl Transport {
+    fn parse(text: &str) -> anyhow::Result<Transport> {
+        Ok(match text {
+            "http1" => Transport::Http1,
+            "h2c" => Transport::H2c,
+            _ => bail!("TRANSPORT must be http1 or h2c, not {text:?}"),
+        })
+    }
+
+    /// Sockets a run holds in each process: the LLM call, and over HTTP/1.1 one per watcher.
+    fn fds_per_run(self, watch: Watch) -> u64 {
+        match self {
+            Transport::Http1 => watch.fds_per_run(),
+            Transport::H2c => 1,
+        }
+    }
+
+    /// Clients for the watchers: one pool over HTTP/1.1; over HTTP/2 one client (one
+    /// connection) per `STREAMS_PER_H2_CONNECTION` watchers.
+    fn clients(self, watchers: usize) -> anyhow::Result<Vec<reqwest::Client>> {
+        match self {
+            Transport::Http1 => Ok(vec![reqwest::Client::new()]),
+            Transport::H2c => (0..watchers.div_ceil(STREAMS_PER_H2_CONNECTION).max(1))
+                .map(|_| Ok(reqwest::Client::builder().http2_prior_knowledge().build()?))
+                .collect(),
+        }
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            Transport::Http1 => "",
+            Transport::H2c => " over HTTP/2 (h2c)",
+        }
+    }
+}
+
 /// What each run is watched with.
 #[derive(Clone, Copy, PartialEq)]
 enum Watch {
@@ -363,13 +415,23 @@ async fn main() -> anyhow::Result<()> {
         .next()
         .as_deref()
         .map_or(Ok(Watch::Both), Watch::parse)?;
+    let transport = args
+        .next()
+        .as_deref()
+        .map_or(Ok(Transport::Http1), Transport::parse)?;
     if requested == 0 {
         bail!("RUNS must be at least 1");
     }
-    let margin = FDS_BASE + clients as u64;
-    let need = watch.fds_per_run() * requested as u64 + margin;
+    let watchers_per_run = usize::from(watch.polls()) + usize::from(watch.streams());
+    let shared_connections = match transport {
+        Transport::Http1 => 0,
+        Transport::H2c => (requested * watchers_per_run).div_ceil(STREAMS_PER_H2_CONNECTION),
+    };
+    let margin = FDS_BASE + clients as u64 + shared_connections as u64;
+    let fds_per_run = transport.fds_per_run(watch);
+    let need = fds_per_run * requested as u64 + margin;
     let limit = raise_file_limit(need)?;
-    let allowed = usize::try_from(limit.soft.saturating_sub(margin) / watch.fds_per_run())?;
+    let allowed = usize::try_from(limit.soft.saturating_sub(margin) / fds_per_run)?;
     let runs = requested.min(allowed);
     println!(
         "open-files limit (this process and forage, which inherits it): soft {}, hard {}; \
@@ -378,9 +440,8 @@ async fn main() -> anyhow::Result<()> {
     );
     if runs < requested {
         println!(
-            "the open-files limit allows about {allowed} runs ({} sockets each in this process \
-             and in forage): measuring {runs}",
-            watch.fds_per_run()
+            "the open-files limit allows about {allowed} runs ({fds_per_run} sockets each in \
+             this process and in forage): measuring {runs}"
         );
     }
     if runs == 0 {
@@ -428,6 +489,12 @@ async fn main() -> anyhow::Result<()> {
             "enable_events": true,
         })
     };
+    let watch_clients = transport.clients(runs * watchers_per_run)?;
+    let mut watcher = 0;
+    let mut next_client = || {
+        watcher += 1;
+        watch_clients[watcher % watch_clients.len()].clone()
+    };
     let started = Instant::now();
     let mut progress = Instant::now();
     let mut tasks = Vec::with_capacity(2 * runs);
@@ -463,14 +530,14 @@ async fn main() -> anyhow::Result<()> {
         counters.created.fetch_add(1, Ordering::SeqCst);
         if watch.polls() {
             tasks.push(tokio::spawn(long_poll(
-                http.clone(),
+                next_client(),
                 format!("{base}/v1/tasks/runs/{id}/result?timeout=600"),
                 counters.clone(),
             )));
         }
         if watch.streams() {
             tasks.push(tokio::spawn(event_stream(
-                http.clone(),
+                next_client(),
                 format!("{base}/v1/tasks/runs/{id}/events"),
                 counters.clone(),
             )));
@@ -565,8 +632,9 @@ async fn main() -> anyhow::Result<()> {
         String::new()
     } else {
         format!(
-            " (issue: 10,000 runs with long-poll + SSE; here {in_flight_max}, {})",
-            watch.words()
+            " (issue: 10,000 runs with long-poll + SSE; here {in_flight_max}, {}{})",
+            watch.words(),
+            transport.words()
         )
     };
     let mut figures = Vec::new();
@@ -595,8 +663,9 @@ async fn main() -> anyhow::Result<()> {
         Figure::new(
             BENCH,
             format!(
-                "forage peak RSS (VmHWM), {in_flight_max} runs in flight, {}",
-                watch.words()
+                "forage peak RSS (VmHWM), {in_flight_max} runs in flight, {}{}",
+                watch.words(),
+                transport.words()
             ),
             peak_mib,
             "MiB",
