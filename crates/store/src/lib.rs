@@ -3,6 +3,7 @@
 
 pub mod cipher;
 pub mod error;
+mod leased;
 mod outcome;
 pub mod postgres;
 mod secrets;

@@ -26,8 +26,9 @@ use tokio_postgres::NoTls;
 
 pub use schema::SCHEMA_VERSION;
 
+use crate::leased::LeasedRow;
 use crate::outcome::PreparedOutcome;
-use codec::{from_json, to_json, truncate};
+use codec::{to_json, truncate};
 use errors::{from_pg, from_pool};
 use writes::PreparedRun;
 
@@ -286,38 +287,15 @@ impl Store for PostgresStore {
     ) -> Result<Option<LeasedRun>, StoreError> {
         let lease_for = micros_of(lease_for);
         loop {
-            let leased: Option<writes::LeasedRow> =
+            let leased: Option<LeasedRow> =
                 write!(self, |tx| writes::lease_next(&tx, worker, lease_for))?;
             let Some(row) = leased else {
                 return Ok(None);
             };
-            match secrets::open_request(&self.cipher, &row.request, row.secrets_sealed.as_deref()) {
-                Ok(request) => {
-                    let checkpoint = match row.checkpoint {
-                        Some((version, state)) => Some(Checkpoint {
-                            version: u64::try_from(version).unwrap_or(0),
-                            state: from_json("run checkpoint", &state)?,
-                        }),
-                        None => None,
-                    };
-                    return Ok(Some(LeasedRun {
-                        lease: row.lease,
-                        record: row.record,
-                        request,
-                        checkpoint,
-                    }));
-                }
-                // A run whose request cannot be read would be leased forever: it fails, saying why.
-                Err(e) => {
-                    tracing::error!(run_id = %row.lease.run_id, error = %e, "cannot read a leased run's request");
-                    let outcome = RunOutcome::Failed {
-                        error: forage_api::ErrorObject::new(format!(
-                            "the run's stored request cannot be read: {e}"
-                        )),
-                        warnings: Vec::new(),
-                        usage: Default::default(),
-                    };
-                    self.finish(&row.lease, outcome).await?;
+            match row.open(&self.cipher)? {
+                Ok(run) => return Ok(Some(run)),
+                Err(unreadable) => {
+                    self.finish(&unreadable.lease, unreadable.outcome()).await?;
                 }
             }
         }

@@ -28,12 +28,14 @@ use tokio::sync::broadcast;
 pub use schema::SCHEMA_VERSION;
 
 use crate::outcome::PreparedOutcome;
-use codec::{from_json, to_json, truncate};
+use codec::{to_json, truncate};
 use connection::Location;
 use pool::ReadPool;
 use wal_checkpoint::WalCheckpointer;
 use writer::Writer;
-use writes::{LeasedRow, PreparedRun};
+use writes::PreparedRun;
+
+use crate::leased::LeasedRow;
 
 use crate::{
     AdmissionCounts, Checkpoint, Delivery, DeliveryRecord, DeliveryResult, EventRecord,
@@ -141,35 +143,13 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
-    /// A leased run with its request opened and its checkpoint read. A run whose request cannot
-    /// be read would be leased forever: it fails, saying why, and `None` is returned.
+    /// A leased run opened for its worker; `None` when its request could not be read (the run
+    /// is then finished as failed, saying why).
     async fn open_leased(&self, row: LeasedRow) -> Result<Option<LeasedRun>, StoreError> {
-        match secrets::open_request(&self.cipher, &row.request, row.secrets_sealed.as_deref()) {
-            Ok(request) => {
-                let checkpoint = match row.checkpoint {
-                    Some((version, state)) => Some(Checkpoint {
-                        version: u64::try_from(version).unwrap_or(0),
-                        state: from_json("run checkpoint", &state)?,
-                    }),
-                    None => None,
-                };
-                Ok(Some(LeasedRun {
-                    lease: row.lease,
-                    record: row.record,
-                    request,
-                    checkpoint,
-                }))
-            }
-            Err(e) => {
-                tracing::error!(run_id = %row.lease.run_id, error = %e, "cannot read a leased run's request");
-                let outcome = RunOutcome::Failed {
-                    error: forage_api::ErrorObject::new(format!(
-                        "the run's stored request cannot be read: {e}"
-                    )),
-                    warnings: Vec::new(),
-                    usage: Default::default(),
-                };
-                self.finish(&row.lease, outcome).await?;
+        match row.open(&self.cipher)? {
+            Ok(run) => Ok(Some(run)),
+            Err(unreadable) => {
+                self.finish(&unreadable.lease, unreadable.outcome()).await?;
                 Ok(None)
             }
         }

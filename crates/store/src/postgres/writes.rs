@@ -6,6 +6,7 @@ use forage_api::{ProgressKind, RunEvent, RunId, RunStatus, Warning};
 
 use super::codec::{RUN_COLUMNS, from_json, int, now_us, run_from_row, run_id, to_json, uint};
 use super::errors::from_pg;
+use crate::leased::LeasedRow;
 use crate::outcome::PreparedOutcome;
 use crate::{Lease, Notice, RunRecord, StoreError};
 
@@ -23,16 +24,6 @@ pub(crate) struct PreparedRun {
     pub secrets_sealed: Option<String>,
     /// Where to announce the run's end, if anywhere.
     pub webhook_url: Option<String>,
-}
-
-/// A leased run as stored: the request still sealed.
-pub(crate) struct LeasedRow {
-    pub lease: Lease,
-    pub record: RunRecord,
-    pub request: String,
-    pub secrets_sealed: Option<String>,
-    /// The version and JSON state of the run's last checkpoint, if it has one.
-    pub checkpoint: Option<(i64, String)>,
 }
 
 async fn exec(

@@ -7,6 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::codec::{RUN_COLUMNS, from_json, int, micros, now, run_from_row, to_json};
 use super::errors::{from_sqlite, is_unique_violation};
 use super::writer::WriteResult;
+use crate::leased::LeasedRow;
 use crate::outcome::PreparedOutcome;
 use crate::{Lease, Notice, RunRecord, StoreError};
 
@@ -19,16 +20,6 @@ pub(crate) struct PreparedRun {
     pub secrets_sealed: Option<String>,
     /// Where to announce the run's end, if anywhere.
     pub webhook_url: Option<String>,
-}
-
-/// A leased run as stored: the request still sealed.
-pub(crate) struct LeasedRow {
-    pub lease: Lease,
-    pub record: RunRecord,
-    pub request: String,
-    pub secrets_sealed: Option<String>,
-    /// The version and JSON state of the run's last checkpoint, if it has one.
-    pub checkpoint: Option<(i64, String)>,
 }
 
 pub(crate) fn create_run(conn: &Connection, run: PreparedRun) -> WriteResult<RunRecord> {

@@ -1,0 +1,73 @@
+//! A leased run as both stores read it (its request still sealed), and its opening for the
+//! worker: header values in clear, checkpoint decoded.
+
+use crate::sqlite::codec::from_json;
+use crate::{
+    Checkpoint, Lease, LeasedRun, RunOutcome, RunRecord, SecretCipher, StoreError, secrets,
+};
+
+/// A leased run as stored: the request still sealed.
+pub(crate) struct LeasedRow {
+    pub lease: Lease,
+    pub record: RunRecord,
+    pub request: String,
+    pub secrets_sealed: Option<String>,
+    /// The version and JSON state of the run's last checkpoint, if it has one.
+    pub checkpoint: Option<(i64, String)>,
+}
+
+/// A leased run whose stored request cannot be read. Such a run would be leased forever: the
+/// store finishes it as failed, saying why.
+pub(crate) struct Unreadable {
+    pub lease: Lease,
+    why: String,
+}
+
+impl Unreadable {
+    pub(crate) fn outcome(&self) -> RunOutcome {
+        RunOutcome::Failed {
+            error: forage_api::ErrorObject::new(format!(
+                "the run's stored request cannot be read: {}",
+                self.why
+            )),
+            warnings: Vec::new(),
+            usage: Default::default(),
+        }
+    }
+}
+
+impl LeasedRow {
+    /// The run for its worker; `Ok(Err(_))` when its request cannot be read.
+    pub(crate) fn open(
+        self,
+        cipher: &SecretCipher,
+    ) -> Result<Result<LeasedRun, Unreadable>, StoreError> {
+        let request = match secrets::open_request(
+            cipher,
+            &self.request,
+            self.secrets_sealed.as_deref(),
+        ) {
+            Ok(request) => request,
+            Err(e) => {
+                tracing::error!(run_id = %self.lease.run_id, error = %e, "cannot read a leased run's request");
+                return Ok(Err(Unreadable {
+                    lease: self.lease,
+                    why: e.to_string(),
+                }));
+            }
+        };
+        let checkpoint = match self.checkpoint {
+            Some((version, state)) => Some(Checkpoint {
+                version: u64::try_from(version).unwrap_or(0),
+                state: from_json("run checkpoint", &state)?,
+            }),
+            None => None,
+        };
+        Ok(Ok(LeasedRun {
+            lease: self.lease,
+            record: self.record,
+            request,
+            checkpoint,
+        }))
+    }
+}
