@@ -43,19 +43,9 @@ pub async fn create_run(state: &AppState, owner: &Owner, body: &[u8]) -> Result<
         warnings: validated.warnings,
         created_at: chrono::Utc::now(),
     };
+    // An idle worker gets the run in the write that creates it.
     let record = match state.idle_workers.take() {
-        // An idle worker gets the run in the write that creates it. Should the write fail, the
-        // hand-off is dropped and the worker hears there is no run.
-        Some(handoff) => {
-            let (record, leased) = state
-                .store
-                .create_run_leased(new, &handoff.worker, handoff.lease)
-                .await?;
-            if let Some(leased) = leased {
-                handoff.give(leased, state.store.as_ref()).await;
-            }
-            record
-        }
+        Some(handoff) => handoff.create(state.store.clone(), new).await?,
         None => state.store.create_run(new).await?,
     };
     tracing::info!(run_id = %record.id, processor = %record.processor, "run created");

@@ -2,10 +2,10 @@
 //! it and handed over directly, instead of being announced to the pool and leased in a second
 //! write.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use forage_store::{LeasedRun, Store};
+use forage_store::{LeasedRun, NewRun, RunRecord, Store, StoreError};
 use tokio::sync::oneshot;
 
 /// The workers that found the queue empty and wait, most recently idle last.
@@ -85,6 +85,24 @@ impl IdleWorkers {
 }
 
 impl Handoff {
+    /// Creates the run, leased to this worker when nothing is queued ahead of it, and hands it
+    /// over. Runs to the end on its own task: a client that goes away meanwhile must not leave
+    /// the run leased to a worker that never hears of it. Without the lease (a run is queued
+    /// ahead), the worker hears there is no run and the queue's notice wakes a worker.
+    pub async fn create(self, store: Arc<dyn Store>, new: NewRun) -> Result<RunRecord, StoreError> {
+        tokio::spawn(async move {
+            let (record, leased) = store
+                .create_run_leased(new, &self.worker, self.lease)
+                .await?;
+            if let Some(leased) = leased {
+                self.give(leased, store.as_ref()).await;
+            }
+            Ok(record)
+        })
+        .await
+        .map_err(|e| StoreError::Database(format!("creating the run stopped: {e}")))?
+    }
+
     /// Hands the run to the worker. A worker that stopped meanwhile cannot take it: the run goes
     /// back to the queue.
     pub async fn give(self, run: LeasedRun, store: &dyn Store) {
@@ -129,35 +147,67 @@ mod tests {
         assert!(ticket.run.try_recv().is_err());
     }
 
-    /// A run handed to a worker that stopped meanwhile is not lost: it is queued again.
-    #[tokio::test]
-    async fn a_run_for_a_worker_that_stopped_goes_back_to_the_queue() {
-        use forage_api::{InteractionId, RunId, RunStatus};
-        use forage_store::{NewRun, SecretCipher, SqliteStore};
+    fn store() -> Arc<dyn Store> {
+        let cipher = forage_store::SecretCipher::from_key(&[3; 32]);
+        Arc::new(forage_store::SqliteStore::open_in_memory(cipher).expect("store"))
+    }
 
-        let store = SqliteStore::open_in_memory(SecretCipher::from_key(&[3; 32])).expect("store");
-        let idle = IdleWorkers::default();
-        let ticket = idle.wait("w-a", Duration::from_secs(30));
-        let handoff = idle.take().expect("taken");
-        let id = RunId::generate();
-        let new = NewRun {
-            interaction_id: InteractionId::for_run(&id),
-            id: id.clone(),
+    fn new_run() -> NewRun {
+        let id = forage_api::RunId::generate();
+        NewRun {
+            interaction_id: forage_api::InteractionId::for_run(&id),
+            id,
             owner: "owner".into(),
             processor: "lite".parse().expect("processor"),
             request: serde_json::from_value(serde_json::json!({"input": "q", "processor": "lite"}))
                 .expect("request"),
             warnings: Vec::new(),
             created_at: chrono::Utc::now(),
-        };
-        let (_, leased) = store
-            .create_run_leased(new, &handoff.worker, handoff.lease)
-            .await
-            .expect("create");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_taken_worker_receives_the_run_it_was_created_for() {
+        let store = store();
+        let idle = IdleWorkers::default();
+        let ticket = idle.wait("w-a", Duration::from_secs(30));
+        let new = new_run();
+        let id = new.id.clone();
+        let record = idle.take().expect("taken").create(store, new).await;
+        assert_eq!(record.expect("created").id, id);
+        let run = ticket.run.await.expect("handed over");
+        assert_eq!(run.record.id, id);
+        assert_eq!(run.lease.run_id, id);
+    }
+
+    /// The request that created the run went away mid-write: the worker still gets the run.
+    #[tokio::test]
+    async fn a_creating_request_that_goes_away_does_not_strand_the_run() {
+        let store = store();
+        let idle = IdleWorkers::default();
+        let ticket = idle.wait("w-a", Duration::from_secs(30));
+        let new = new_run();
+        let id = new.id.clone();
+        let creating = idle.take().expect("taken").create(store, new);
+        // Polled once (the write starts), then dropped as a disconnected client's handler is.
+        let _ = tokio::time::timeout(Duration::ZERO, creating).await;
+        let run = ticket.run.await.expect("handed over all the same");
+        assert_eq!(run.record.id, id);
+    }
+
+    /// A run handed to a worker that stopped meanwhile is not lost: it is queued again.
+    #[tokio::test]
+    async fn a_run_for_a_worker_that_stopped_goes_back_to_the_queue() {
+        let store = store();
+        let idle = IdleWorkers::default();
+        let ticket = idle.wait("w-a", Duration::from_secs(30));
+        let handoff = idle.take().expect("taken");
         drop(ticket);
-        handoff.give(leased.expect("leased"), &store).await;
+        let new = new_run();
+        let id = new.id.clone();
+        handoff.create(store.clone(), new).await.expect("created");
         let run = store.get_run(&id).await.expect("get").expect("run");
-        assert_eq!(run.status, RunStatus::Queued);
+        assert_eq!(run.status, forage_api::RunStatus::Queued);
         let again = store
             .lease_next("w-b", Duration::from_secs(30))
             .await
