@@ -60,8 +60,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Creates a run as `create_run` does and, where the store can, leases it to `worker` in the
     /// same write when no other run is queued ahead of it (queue order holds): the hand-off to
-    /// an idle worker then costs no second write. `None` when the run was left queued; a store
-    /// that cannot do both at once always leaves it queued.
+    /// an idle worker then costs no second write. Returns the run as created (queued) and the
+    /// leased run, or `None` when it was left queued (and announced with `Notice::RunQueued`);
+    /// a store that cannot do both at once always leaves it queued.
     async fn create_run_leased(
         &self,
         new: NewRun,
