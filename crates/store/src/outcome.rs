@@ -1,8 +1,8 @@
 //! A run's outcome encoded for storage: the columns both stores write when a run ends.
 
 use forage_api::{RunEvent, RunStatus, TokenUsage, Warning};
-use serde::Serialize;
 
+use crate::sqlite::codec::to_json;
 use crate::{RunOutcome, StoreError};
 
 /// What `finish` writes: status, error and output as JSON, and the events that go before the
@@ -16,11 +16,6 @@ pub(crate) struct PreparedOutcome {
     pub output: Option<(String, String)>,
     /// Appended before the final status event.
     pub events: Vec<RunEvent>,
-}
-
-fn to_json<T: Serialize + ?Sized>(what: &str, value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value)
-        .map_err(|e| StoreError::Database(format!("cannot encode {what} as JSON: {e}")))
 }
 
 impl PreparedOutcome {

@@ -27,7 +27,6 @@ use tokio::sync::broadcast;
 
 pub use schema::SCHEMA_VERSION;
 
-use crate::outcome::PreparedOutcome;
 use codec::{to_json, truncate};
 use connection::Location;
 use pool::ReadPool;
@@ -36,7 +35,7 @@ use writer::Writer;
 use writes::PreparedRun;
 
 use crate::leased::LeasedRow;
-
+use crate::outcome::PreparedOutcome;
 use crate::{
     AdmissionCounts, Checkpoint, Delivery, DeliveryRecord, DeliveryResult, EventRecord,
     GroupEventRecord, GroupRecord, GroupRun, GroupRunsQuery, Lease, LeasedRun, ListQuery, NewGroup,

@@ -55,6 +55,15 @@ pub(crate) fn is_unique_violation(err: &rusqlite::Error) -> bool {
     )
 }
 
+/// The error of an insert keyed by `id`: `Duplicate` when the id exists.
+pub(crate) fn insert_error(id: &str, err: rusqlite::Error) -> StoreError {
+    if is_unique_violation(&err) {
+        StoreError::Duplicate(id.to_owned())
+    } else {
+        from_sqlite(err)
+    }
+}
+
 /// A copy of an error, for handing one batch failure to every command of the batch.
 pub(crate) fn duplicate(err: &StoreError) -> StoreError {
     match err {

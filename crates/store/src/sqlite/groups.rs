@@ -7,7 +7,7 @@ use forage_api::{RunId, RunStatus};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::codec::{RUN_COLUMNS, from_json, from_micros, int, run_from_row};
-use super::errors::{from_sqlite, is_unique_violation};
+use super::errors::{from_sqlite, insert_error};
 use super::writer::WriteResult;
 use super::writes::{PreparedRun, insert_run};
 use crate::{GroupEventRecord, GroupRecord, GroupRun, GroupRunsQuery, Notice, StoreError};
@@ -32,13 +32,7 @@ pub(crate) fn create_group(
          VALUES (?1, ?2, ?3, ?4, ?4)",
     )
     .and_then(|mut stmt| stmt.execute(params![id, owner, metadata, at_us]))
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            StoreError::Duplicate(id.to_owned())
-        } else {
-            from_sqlite(e)
-        }
-    })?;
+    .map_err(|e| insert_error(id, e))?;
     let group = get_group(conn, id)?.ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
     Ok((group, Vec::new()))
 }

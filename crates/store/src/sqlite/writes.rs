@@ -5,7 +5,7 @@ use forage_api::{ProgressKind, RunEvent, RunId, RunStatus, Warning};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::codec::{RUN_COLUMNS, from_json, int, micros, now, run_from_row, to_json};
-use super::errors::{from_sqlite, is_unique_violation};
+use super::errors::{from_sqlite, insert_error};
 use super::writer::WriteResult;
 use crate::leased::LeasedRow;
 use crate::outcome::PreparedOutcome;
@@ -95,21 +95,19 @@ fn insert_queued(
                 |row| row.get(0),
             )
         })
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Duplicate(id.to_owned())
-            } else {
-                from_sqlite(e)
-            }
-        })?;
+        .map_err(|e| insert_error(id, e))?;
     conn.prepare_cached(
         "INSERT INTO run_requests (run_seq, request, secrets_sealed) VALUES (?1, ?2, ?3)",
     )
     .and_then(|mut stmt| stmt.execute(params![seq, run.request, run.secrets_sealed]))
     .map_err(from_sqlite)?;
+    let key = RunKey {
+        seq,
+        id: &record.id,
+    };
     let last_event = append(
         conn,
-        &record.id,
+        key,
         &[RunEvent::Status {
             status: RunStatus::Queued,
         }],
@@ -122,13 +120,7 @@ fn insert_queued(
             seq: last_event,
         },
     ];
-    notices.extend(status_changed(
-        conn,
-        &record.id,
-        None,
-        RunStatus::Queued,
-        at,
-    )?);
+    notices.extend(status_changed(conn, key, None, RunStatus::Queued, at)?);
     Ok((record, seq, notices))
 }
 
@@ -208,7 +200,8 @@ fn lease_candidate(
             status: RunStatus::Running,
         }
     };
-    let last = append(conn, &run_id, &[event], now_us)?;
+    let key = RunKey { seq, id: &run_id };
+    let last = append(conn, key, &[event], now_us)?;
     let (record, request, secrets_sealed) = conn
         .prepare_cached(&format!(
             "SELECT {RUN_COLUMNS}, q.request, q.secrets_sealed FROM runs \
@@ -233,7 +226,7 @@ fn lease_candidate(
         });
         notices.extend(status_changed(
             conn,
-            &run_id,
+            key,
             Some(RunStatus::Queued),
             RunStatus::Running,
             now_us,
@@ -258,6 +251,13 @@ fn lease_candidate(
         checkpoint,
     };
     Ok((leased, notices))
+}
+
+/// A run as the writes name it: its row (`seq`, the key of its rows in every table) and its id.
+#[derive(Clone, Copy)]
+struct RunKey<'a> {
+    seq: i64,
+    id: &'a RunId,
 }
 
 /// A run that could be leased: its queue position, id, and the worker that held it before.
@@ -320,20 +320,29 @@ pub(crate) fn expire_leases(conn: &Connection) -> WriteResult<u64> {
 
 pub(crate) fn release(conn: &Connection, lease: &Lease) -> WriteResult<()> {
     let now_us = micros(now());
-    let changed = conn
+    let released: Option<i64> = conn
         .prepare_cached(
             "UPDATE runs SET status = 'queued', lease_token = NULL, lease_worker = NULL, \
              lease_expires_at = NULL, modified_at = ?3 \
-             WHERE id = ?1 AND lease_token = ?2 AND status = 'running'",
+             WHERE id = ?1 AND lease_token = ?2 AND status = 'running' RETURNING seq",
         )
-        .and_then(|mut stmt| stmt.execute(params![lease.run_id.as_str(), lease.token, now_us]))
+        .and_then(|mut stmt| {
+            stmt.query_row(params![lease.run_id.as_str(), lease.token, now_us], |row| {
+                row.get(0)
+            })
+            .optional()
+        })
         .map_err(from_sqlite)?;
-    if changed == 0 {
+    let Some(run_seq) = released else {
         return Err(not_held(conn, &lease.run_id)?);
-    }
+    };
+    let key = RunKey {
+        seq: run_seq,
+        id: &lease.run_id,
+    };
     let seq = append(
         conn,
-        &lease.run_id,
+        key,
         &[RunEvent::Status {
             status: RunStatus::Queued,
         }],
@@ -352,7 +361,7 @@ pub(crate) fn release(conn: &Connection, lease: &Lease) -> WriteResult<()> {
     ];
     notices.extend(status_changed(
         conn,
-        &lease.run_id,
+        key,
         Some(RunStatus::Running),
         RunStatus::Queued,
         now_us,
@@ -416,7 +425,11 @@ pub(crate) fn finish(
         .and_then(|mut stmt| stmt.execute(params![seq, output, transcript]))
         .map_err(from_sqlite)?;
     }
-    let last_event = append(conn, &lease.run_id, &outcome.closing_events(), now_us)?;
+    let key = RunKey {
+        seq,
+        id: &lease.run_id,
+    };
+    let last_event = append(conn, key, &outcome.closing_events(), now_us)?;
     let record = conn
         .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE seq = ?1"))
         .and_then(|mut stmt| stmt.query_row([seq], run_from_row))
@@ -433,7 +446,7 @@ pub(crate) fn finish(
     ];
     notices.extend(status_changed(
         conn,
-        &lease.run_id,
+        key,
         RunStatus::parse(&previous),
         outcome.status,
         now_us,
@@ -471,7 +484,14 @@ pub(crate) fn save_checkpoint(
     )
     .and_then(|mut stmt| stmt.execute(params![seq, version, state]))
     .map_err(from_sqlite)?;
-    append_events(conn, &lease.run_id, events)
+    append_and_announce(
+        conn,
+        RunKey {
+            seq,
+            id: &lease.run_id,
+        },
+        events,
+    )
 }
 
 pub(crate) fn append_events(
@@ -479,12 +499,26 @@ pub(crate) fn append_events(
     run: &RunId,
     events: &[RunEvent],
 ) -> WriteResult<u64> {
+    let seq: Option<i64> = conn
+        .prepare_cached("SELECT seq FROM runs WHERE id = ?1")
+        .and_then(|mut stmt| stmt.query_row([run.as_str()], |row| row.get(0)).optional())
+        .map_err(from_sqlite)?;
+    let seq = seq.ok_or_else(|| StoreError::NotFound(run.to_string()))?;
+    append_and_announce(conn, RunKey { seq, id: run }, events)
+}
+
+/// Appends events now and announces them (none: no notice).
+fn append_and_announce(
+    conn: &Connection,
+    run: RunKey<'_>,
+    events: &[RunEvent],
+) -> WriteResult<u64> {
     let seq = append(conn, run, events, micros(now()))?;
     let notices = if events.is_empty() {
         Vec::new()
     } else {
         vec![Notice::EventsAppended {
-            run_id: run.clone(),
+            run_id: run.id.clone(),
             seq,
         }]
     };
@@ -494,35 +528,33 @@ pub(crate) fn append_events(
 /// Appends events with the next sequence numbers of the run; returns the last one.
 fn append(
     conn: &Connection,
-    run: &RunId,
+    run: RunKey<'_>,
     events: &[RunEvent],
     at_us: i64,
 ) -> Result<u64, StoreError> {
     let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
-    let row: Option<(i64, i64)> = conn
+    let last: Option<i64> = conn
         .prepare_cached(
-            "UPDATE runs SET last_event_seq = last_event_seq + ?2 WHERE id = ?1 \
-             RETURNING seq, last_event_seq",
+            "UPDATE runs SET last_event_seq = last_event_seq + ?2 WHERE seq = ?1 \
+             RETURNING last_event_seq",
         )
         .and_then(|mut stmt| {
-            stmt.query_row(params![run.as_str(), count], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
-            .optional()
+            stmt.query_row(params![run.seq, count], |row| row.get(0))
+                .optional()
         })
         .map_err(from_sqlite)?;
-    let (run_seq, last) = row.ok_or_else(|| StoreError::NotFound(run.to_string()))?;
+    let last = last.ok_or_else(|| StoreError::NotFound(run.id.to_string()))?;
     let mut insert = conn
         .prepare_cached("INSERT INTO events (run_seq, seq, at, body) VALUES (?1, ?2, ?3, ?4)")
         .map_err(from_sqlite)?;
     for (offset, event) in (0..count).rev().zip(events) {
         let body = to_json("event", event)?;
         insert
-            .execute(params![run_seq, last - offset, at_us, body])
+            .execute(params![run.seq, last - offset, at_us, body])
             .map_err(from_sqlite)?;
     }
     u64::try_from(last)
-        .map_err(|_| StoreError::Corrupt(format!("run {run} has a negative event sequence")))
+        .map_err(|_| StoreError::Corrupt(format!("run {} has a negative event sequence", run.id)))
 }
 
 /// Why a lease no longer holds: the run is gone, or someone else holds it.
@@ -543,14 +575,16 @@ fn not_held(conn: &Connection, run: &RunId) -> Result<StoreError, StoreError> {
 /// as cancelled); a final or already-cancelling run is left as it is.
 pub(crate) fn cancel_run(conn: &Connection, id: &RunId) -> WriteResult<RunRecord> {
     let now_us = micros(now());
-    let row: Option<(String, Option<i64>)> = conn
-        .prepare_cached("SELECT status, lease_expires_at FROM runs WHERE id = ?1")
+    let row: Option<(i64, String, Option<i64>)> = conn
+        .prepare_cached("SELECT seq, status, lease_expires_at FROM runs WHERE id = ?1")
         .and_then(|mut stmt| {
-            stmt.query_row([id.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
-                .optional()
+            stmt.query_row([id.as_str()], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .optional()
         })
         .map_err(from_sqlite)?;
-    let Some((status, lease_expires_at)) = row else {
+    let Some((seq, status, lease_expires_at)) = row else {
         return Err(StoreError::NotFound(id.as_str().to_owned()));
     };
     let status = RunStatus::parse(&status)
@@ -564,11 +598,11 @@ pub(crate) fn cancel_run(conn: &Connection, id: &RunId) -> WriteResult<RunRecord
     };
     let mut notices = Vec::new();
     if let Some(next) = next {
-        notices = set_cancel_status(conn, id, status, next, now_us)?;
+        notices = set_cancel_status(conn, RunKey { seq, id }, status, next, now_us)?;
     }
     let record = conn
-        .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))
-        .and_then(|mut stmt| stmt.query_row([id.as_str()], run_from_row))
+        .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE seq = ?1"))
+        .and_then(|mut stmt| stmt.query_row([seq], run_from_row))
         .map_err(from_sqlite)??;
     Ok((record, notices))
 }
@@ -578,21 +612,22 @@ pub(crate) fn sweep_abandoned_cancellations(
     conn: &Connection,
     now_us: i64,
 ) -> Result<Vec<Notice>, StoreError> {
-    let ids: Vec<String> = conn
+    let runs: Vec<(i64, String)> = conn
         .prepare_cached(
-            "SELECT id FROM runs WHERE status = 'cancelling' AND lease_expires_at < ?1 LIMIT 64",
+            "SELECT seq, id FROM runs WHERE status = 'cancelling' AND lease_expires_at < ?1 \
+             LIMIT 64",
         )
         .and_then(|mut stmt| {
-            stmt.query_map([now_us], |row| row.get(0))?
-                .collect::<Result<Vec<String>, _>>()
+            stmt.query_map([now_us], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect::<Result<Vec<_>, _>>()
         })
         .map_err(from_sqlite)?;
     let mut notices = Vec::new();
-    for id in ids {
+    for (seq, id) in runs {
         let id = RunId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("run id '{id}'")))?;
         notices.extend(set_cancel_status(
             conn,
-            &id,
+            RunKey { seq, id: &id },
             RunStatus::Cancelling,
             RunStatus::Cancelled,
             now_us,
@@ -603,32 +638,32 @@ pub(crate) fn sweep_abandoned_cancellations(
 
 fn set_cancel_status(
     conn: &Connection,
-    id: &RunId,
+    run: RunKey<'_>,
     previous: RunStatus,
     next: RunStatus,
     now_us: i64,
 ) -> Result<Vec<Notice>, StoreError> {
     let sql = if next == RunStatus::Cancelled {
         "UPDATE runs SET status = ?2, modified_at = ?3, lease_token = NULL, lease_worker = NULL, \
-         lease_expires_at = NULL WHERE id = ?1"
+         lease_expires_at = NULL WHERE seq = ?1"
     } else {
-        "UPDATE runs SET status = ?2, modified_at = ?3 WHERE id = ?1"
+        "UPDATE runs SET status = ?2, modified_at = ?3 WHERE seq = ?1"
     };
     conn.prepare_cached(sql)
-        .and_then(|mut stmt| stmt.execute(params![id.as_str(), next.as_str(), now_us]))
+        .and_then(|mut stmt| stmt.execute(params![run.seq, next.as_str(), now_us]))
         .map_err(from_sqlite)?;
-    let seq = append(conn, id, &[RunEvent::Status { status: next }], now_us)?;
+    let seq = append(conn, run, &[RunEvent::Status { status: next }], now_us)?;
     let mut notices = vec![
         Notice::RunChanged {
-            run_id: id.clone(),
+            run_id: run.id.clone(),
             status: next,
         },
         Notice::EventsAppended {
-            run_id: id.clone(),
+            run_id: run.id.clone(),
             seq,
         },
     ];
-    notices.extend(status_changed(conn, id, Some(previous), next, now_us)?);
+    notices.extend(status_changed(conn, run, Some(previous), next, now_us)?);
     Ok(notices)
 }
 
@@ -636,7 +671,7 @@ fn set_cancel_status(
 /// log (for a member run), and its webhook delivery (for a run that ended and has a webhook).
 fn status_changed(
     conn: &Connection,
-    run: &RunId,
+    run: RunKey<'_>,
     previous: Option<RunStatus>,
     next: RunStatus,
     at_us: i64,
@@ -644,13 +679,11 @@ fn status_changed(
     if previous == Some(next) {
         return Ok(Vec::new());
     }
-    type Row = (i64, Option<i64>, Option<String>, String);
-    let (run_seq, group_seq, webhook_url, owner): Row = conn
-        .prepare_cached("SELECT seq, group_seq, webhook_url, owner FROM runs WHERE id = ?1")
+    let run_seq = run.seq;
+    let (group_seq, webhook_url, owner): (Option<i64>, Option<String>, String) = conn
+        .prepare_cached("SELECT group_seq, webhook_url, owner FROM runs WHERE seq = ?1")
         .and_then(|mut stmt| {
-            stmt.query_row([run.as_str()], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-            })
+            stmt.query_row([run_seq], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
         })
         .map_err(from_sqlite)?;
     let mut notices = Vec::new();
