@@ -297,10 +297,10 @@ impl Engine {
         closing_events: &mut Vec<RunEvent>,
     ) -> Result<Answer, Stop> {
         let budget = &profile.budget;
-        let response_format = ResponseFormat {
+        let mut response_format = Some(ResponseFormat {
             name: "forage_answer".into(),
             schema: answer_spec.envelope_schema(),
-        };
+        });
         let has_tools = !tools.toolbox.is_empty() || !tools.web.is_empty();
         let answer_by = deadline - budget.answer_reserve();
         let max_turns = budget.max_turns.max(1);
@@ -347,9 +347,11 @@ impl Engine {
                 }
             }
             let offer_tools = has_tools && !state.told_to_answer;
+            // The conversation and the answer's schema are lent to the request, not copied:
+            // a run in flight holds one of each while the model answers.
             let request = ChatRequest {
                 model: profile.model.clone(),
-                messages: state.messages.clone(),
+                messages: std::mem::take(&mut state.messages),
                 tools: if offer_tools {
                     let mut specs = tools.toolbox.specs();
                     specs.extend(tools.web.specs());
@@ -357,12 +359,15 @@ impl Engine {
                 } else {
                     Vec::new()
                 },
-                response_format: Some(response_format.clone()),
+                response_format: response_format.take(),
                 max_output_tokens: Some(budget.max_output_tokens),
                 temperature: None,
             };
             let clock = Instant::now();
-            let reply = self.ask(profile, &request, deadline, cancel).await?;
+            let reply = self.ask(profile, &request, deadline, cancel).await;
+            state.messages = request.messages;
+            response_format = request.response_format;
+            let reply = reply?;
             state.usage.input_tokens += reply.usage.input_tokens;
             state.usage.output_tokens += reply.usage.output_tokens;
             state.usage.llm_calls += 1;

@@ -170,7 +170,7 @@ impl Worker {
 
     async fn execute_in_span(&self, leased: LeasedRun) {
         let span = tracing::info_span!("run", run_id = %leased.record.id, processor = %leased.record.processor, attempt = leased.record.attempts);
-        self.execute(leased).instrument(span).await;
+        Box::pin(self.execute(leased).instrument(span)).await;
     }
 
     async fn execute(&self, leased: LeasedRun) {

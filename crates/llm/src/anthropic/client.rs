@@ -3,16 +3,19 @@
 //! bounded response reading.
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use reqwest::Response;
+use reqwest::header::CONTENT_TYPE;
 use reqwest::header::HeaderValue;
-use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::errors::{is_retryable, status_error};
 use super::stream::{Progress, StreamAccumulator};
 use super::{ANTHROPIC_VERSION, AnthropicConfig, MAX_RESPONSE_BYTES, response, wire};
-use crate::transport::http::{self, Body, Endpoint, read_body_or_stream, redact_error, send};
+use crate::transport::http::{
+    self, Body, Endpoint, json_body, read_body_or_stream, redact_error, send,
+};
 use crate::transport::retry::{Failure, chat_span, unless_cancelled, with_retries};
 use crate::transport::settings::provider_debug;
 use crate::transport::sse::read_events;
@@ -77,19 +80,21 @@ impl AnthropicProvider {
 
     /// All attempts of one request.
     async fn run(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
-        let body = wire::request_body(request, self.config.stream);
+        // Only the encoded body is kept while the model answers (each attempt shares it).
+        let body = json_body(&wire::request_body(request, self.config.stream));
         let attempt = || self.attempt(&body, &request.model);
         with_retries(&self.config.retries(), is_retryable, attempt).await
     }
 
     /// One HTTP exchange.
-    async fn attempt(&self, body: &Value, model: &str) -> Result<ChatResponse, Failure> {
+    async fn attempt(&self, body: &Bytes, model: &str) -> Result<ChatResponse, Failure> {
         let builder = self
             .client
             .post(self.endpoint.url.clone())
             .header("x-api-key", self.key_header.clone())
             .header("anthropic-version", ANTHROPIC_VERSION)
-            .json(body);
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.clone());
         let (endpoint, key) = (self.endpoint.shown.as_str(), &self.config.api_key);
         let on_status = |status, wait, body: &[u8]| status_error(endpoint, status, wait, body, key);
         let response = send(builder, self.config.stream, endpoint, on_status).await?;

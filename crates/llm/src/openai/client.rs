@@ -2,15 +2,18 @@
 //! timeouts, retries with backoff, cancellation, and bounded response reading.
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use reqwest::Response;
-use serde_json::Value;
+use reqwest::header::CONTENT_TYPE;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::http_error::status_error;
 use super::stream::StreamAccumulator;
 use super::{MAX_RESPONSE_BYTES, OpenAiConfig, completion, wire};
-use crate::transport::http::{self, Body, Endpoint, read_body_or_stream, redact_error, send};
+use crate::transport::http::{
+    self, Body, Endpoint, json_body, read_body_or_stream, redact_error, send,
+};
 use crate::transport::retry::{Failure, chat_span, unless_cancelled, with_retries};
 use crate::transport::settings::provider_debug;
 use crate::transport::sse::read_events;
@@ -54,14 +57,19 @@ impl OpenAiProvider {
 
     /// All attempts of one request.
     async fn run(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
-        let body = wire::request_body(request, self.config.stream);
+        // Only the encoded body is kept while the model answers (each attempt shares it).
+        let body = json_body(&wire::request_body(request, self.config.stream));
         let attempt = || self.attempt(&body, &request.model);
         with_retries(&self.config.retries(), LlmError::is_retryable, attempt).await
     }
 
     /// One HTTP exchange.
-    async fn attempt(&self, body: &Value, model: &str) -> Result<ChatResponse, Failure> {
-        let mut builder = self.client.post(self.endpoint.url.clone()).json(body);
+    async fn attempt(&self, body: &Bytes, model: &str) -> Result<ChatResponse, Failure> {
+        let mut builder = self
+            .client
+            .post(self.endpoint.url.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.clone());
         if let Some(key) = &self.config.api_key {
             builder = builder.bearer_auth(key.expose());
         }

@@ -58,6 +58,11 @@ pub(crate) fn client(connect_timeout: Duration) -> Result<reqwest::Client, LlmEr
         .map_err(|e| LlmError::Config(format!("cannot build the HTTP client: {e}")))
 }
 
+/// A request body encoded once, for every attempt to share.
+pub(crate) fn json_body(body: &serde_json::Value) -> bytes::Bytes {
+    bytes::Bytes::from(body.to_string())
+}
+
 /// Sends `request` to `endpoint` (asking for an event stream when `stream`). A non-2xx answer
 /// fails with `status_error`'s verdict on its status, `Retry-After` and first
 /// [`MAX_ERROR_BODY`] bytes.
