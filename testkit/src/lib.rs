@@ -8,4 +8,5 @@ pub mod mcp_fixture;
 pub mod peers;
 pub mod postgres;
 pub mod search;
+pub mod tls;
 pub mod web;

@@ -31,7 +31,7 @@ use std::time::{Duration, SystemTime};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
@@ -76,9 +76,35 @@ impl FakeLlm {
         }
     }
 
+    /// Starts the server over HTTPS on `127.0.0.1:0` (HTTP/2 or HTTP/1.1 by ALPN, as hosted
+    /// APIs answer), with a certificate for `localhost` from a new authority. Returns the
+    /// server, whose base URL is `https://localhost:PORT/v1`, and the authority's PEM, which
+    /// the client must trust.
+    pub async fn start_https() -> anyhow::Result<(FakeLlm, String)> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let identity = crate::tls::TlsIdentity::localhost()?;
+        let ca_pem = identity.ca_pem.clone();
+        let state = Arc::new(Shared::default());
+        let router = router(state.clone());
+        let task =
+            tokio::spawn(async move { crate::tls::serve(listener, router, &identity).await });
+        let llm = FakeLlm {
+            base_url: format!("https://localhost:{}/v1", addr.port()),
+            state,
+            task,
+        };
+        Ok((llm, ca_pem))
+    }
+
     /// Every chat request body received, in order (the last [`MAX_RECORDED`]).
     pub fn requests(&self) -> Vec<Value> {
         self.state.recorded(|r| r.body.clone())
+    }
+
+    /// The HTTP version of every chat request, in order (`HTTP/1.1`, `HTTP/2.0`).
+    pub fn request_versions(&self) -> Vec<String> {
+        self.state.recorded(|r| r.version.clone())
     }
 
     /// The headers of every chat request, in order, names lower-case.
@@ -128,6 +154,8 @@ fn router(state: Arc<Shared>) -> Router {
 struct Recorded {
     body: Value,
     headers: Vec<(String, String)>,
+    /// The HTTP version the request came over (`HTTP/1.1`, `HTTP/2.0`).
+    version: String,
 }
 
 #[derive(Default)]
@@ -139,7 +167,7 @@ struct Shared {
 }
 
 impl Shared {
-    fn record(&self, body: Value, headers: &HeaderMap) {
+    fn record(&self, body: Value, headers: &HeaderMap, version: Version) {
         let headers = headers
             .iter()
             .map(|(k, v)| {
@@ -153,7 +181,11 @@ impl Shared {
         if recorded.len() >= MAX_RECORDED {
             recorded.pop_front();
         }
-        recorded.push_back(Recorded { body, headers });
+        recorded.push_back(Recorded {
+            body,
+            headers,
+            version: format!("{version:?}"),
+        });
     }
 
     fn recorded<T>(&self, f: impl Fn(&Recorded) -> T) -> Vec<T> {
@@ -200,12 +232,22 @@ enum Dialect {
     Anthropic,
 }
 
-async fn chat(State(state): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    respond(&state, &headers, &body, Dialect::OpenAi).await
+async fn chat(
+    State(state): State<Arc<Shared>>,
+    version: Version,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond(&state, &headers, version, &body, Dialect::OpenAi).await
 }
 
-async fn messages(State(state): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    respond(&state, &headers, &body, Dialect::Anthropic).await
+async fn messages(
+    State(state): State<Arc<Shared>>,
+    version: Version,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond(&state, &headers, version, &body, Dialect::Anthropic).await
 }
 
 /// What Anthropic refuses before looking at the conversation.
@@ -222,18 +264,25 @@ fn anthropic_precheck(headers: &HeaderMap, body: &Value) -> Option<(u16, &'stati
     None
 }
 
-async fn respond(state: &Shared, headers: &HeaderMap, body: &Bytes, dialect: Dialect) -> Response {
+async fn respond(
+    state: &Shared,
+    headers: &HeaderMap,
+    version: Version,
+    body: &Bytes,
+    dialect: Dialect,
+) -> Response {
     let value: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
             state.record(
                 Value::String(String::from_utf8_lossy(body).into_owned()),
                 headers,
+                version,
             );
             return error(dialect, 400, &format!("the request body is not JSON: {e}"));
         }
     };
-    state.record(value.clone(), headers);
+    state.record(value.clone(), headers, version);
     let conversation = match dialect {
         Dialect::OpenAi => Conversation::from_body(&value),
         Dialect::Anthropic => {

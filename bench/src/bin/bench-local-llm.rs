@@ -307,7 +307,8 @@ fn story_request(max_tokens: u32) -> ChatRequest {
                 "type": "object",
                 "properties": {"story": {"type": "string"}},
                 "required": ["story"],
-            }),
+            })
+            .into(),
         }),
         max_output_tokens: Some(max_tokens),
         ..ChatRequest::default()
@@ -357,7 +358,7 @@ fn agent_request() -> ChatRequest {
                     }}}
                 },
                 "required": ["output", "basis"],
-            }),
+            }).into(),
         }),
         max_output_tokens: Some(96),
         ..ChatRequest::default()

@@ -8,12 +8,15 @@
 //! in-flight run; how long creating the runs took; forage's open sockets and threads at the peak;
 //! and that every run completed.
 //!
-//! Usage: `bench-scale [RUNS] [STALL_MS] [CLIENTS] [WATCH] [TRANSPORT]` (defaults 10000 runs,
-//! 30000 ms, 64 concurrent creating clients, `both`, `http1`). `WATCH` says what each run is
+//! Usage: `bench-scale [RUNS] [STALL_MS] [CLIENTS] [WATCH] [TRANSPORT] [LLM]` (defaults 10000
+//! runs, 30000 ms, 64 concurrent creating clients, `both`, `http1`, `http`). `WATCH` says what each run is
 //! watched with: `both` (long-poll and event stream), `poll`, `stream` or `none`, to tell their
 //! memory apart. `TRANSPORT` is how the watchers connect: `http1` (a connection per long-poll and
 //! per stream, as most clients do) or `h2c` (HTTP/2 without TLS, 100 streams per connection, as
-//! behind a reverse proxy that multiplexes). Runs use
+//! behind a reverse proxy that multiplexes). `LLM` is how forage reaches the scripted LLM: `http`
+//! (HTTP/1.1, a connection per call, as a local server answers) or `https` (HTTP/2 by ALPN, the
+//! calls sharing a connection, as hosted APIs answer; forage trusts the LLM's certificate through
+//! `SSL_CERT_FILE`). Runs use
 //! the `ultra` processor (the longest deadline) and forage's LLM request timeout is set above
 //! `STALL_MS`; every run is in flight at once only if creating them all takes less than `STALL_MS`
 //! (the table says when it did not). Build with `cargo build --release --bins` and run
@@ -121,7 +124,13 @@ fn raise_file_limit(need: u64) -> anyhow::Result<FileLimit> {
 
 /// Spawns `forage serve` with `workers` workers, no admission limits, and an LLM request
 /// timeout longer than the scripted LLM's delay.
-fn spawn(llm: &str, data: &TempDir, workers: usize, stall_ms: u64) -> anyhow::Result<Server> {
+fn spawn(
+    llm: &str,
+    ca_file: Option<&std::path::Path>,
+    data: &TempDir,
+    workers: usize,
+    stall_ms: u64,
+) -> anyhow::Result<Server> {
     let port = free_port()?;
     let log = data.0.with_extension("log");
     let out = std::fs::File::create(&log)?;
@@ -150,6 +159,10 @@ fn spawn(llm: &str, data: &TempDir, workers: usize, stall_ms: u64) -> anyhow::Re
         .stdin(Stdio::null())
         .stdout(out.try_clone()?)
         .stderr(out);
+    if let Some(ca_file) = ca_file {
+        // The system's trust store, as forage reads it, holds the scripted LLM's authority.
+        cmd.env("SSL_CERT_FILE", ca_file);
+    }
     let child = cmd.spawn().context("spawn forage serve")?;
     Ok(Server {
         pid: child.id(),
@@ -290,6 +303,40 @@ enum Transport {
     H2c,
 }
 
+/// How forage reaches the scripted LLM.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LlmTransport {
+    /// Plain HTTP/1.1, as a local server answers: one connection per call in flight.
+    Http,
+    /// HTTPS with HTTP/2 by ALPN, as hosted APIs answer: the calls share a connection.
+    Https,
+}
+
+impl LlmTransport {
+    fn parse(text: &str) -> anyhow::Result<LlmTransport> {
+        Ok(match text {
+            "http" => LlmTransport::Http,
+            "https" => LlmTransport::Https,
+            _ => bail!("LLM must be http or https, not {text:?}"),
+        })
+    }
+
+    /// Sockets a run's LLM call holds in each process.
+    fn fds_per_run(self) -> u64 {
+        match self {
+            LlmTransport::Http => 1,
+            LlmTransport::Https => 0,
+        }
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            LlmTransport::Http => "",
+            LlmTransport::Https => ", LLM over HTTPS (HTTP/2)",
+        }
+    }
+}
+
 /// Watchers that share one HTTP/2 connection (below the server's limit on concurrent streams).
 const STREAMS_PER_H2_CONNECTION: usize = 100;
 
@@ -302,11 +349,11 @@ impl Transport {
         })
     }
 
-    /// Sockets a run holds in each process: the LLM call, and over HTTP/1.1 one per watcher.
+    /// Sockets a run's watchers hold in each process: over HTTP/1.1 one per watcher.
     fn fds_per_run(self, watch: Watch) -> u64 {
         match self {
             Transport::Http1 => watch.fds_per_run(),
-            Transport::H2c => 1,
+            Transport::H2c => 0,
         }
     }
 
@@ -357,9 +404,9 @@ impl Watch {
         matches!(self, Watch::Both | Watch::Stream)
     }
 
-    /// Sockets a run holds in each process: one per watcher and the LLM call.
+    /// Sockets a run holds in each process: one per watcher.
     fn fds_per_run(self) -> u64 {
-        1 + u64::from(self.polls()) + u64::from(self.streams())
+        u64::from(self.polls()) + u64::from(self.streams())
     }
 
     /// Runs created and not yet seen ending (without watchers, every run created).
@@ -419,6 +466,10 @@ async fn main() -> anyhow::Result<()> {
         .next()
         .as_deref()
         .map_or(Ok(Transport::Http1), Transport::parse)?;
+    let llm_transport = args
+        .next()
+        .as_deref()
+        .map_or(Ok(LlmTransport::Http), LlmTransport::parse)?;
     if requested == 0 {
         bail!("RUNS must be at least 1");
     }
@@ -428,7 +479,8 @@ async fn main() -> anyhow::Result<()> {
         Transport::H2c => (requested * watchers_per_run).div_ceil(STREAMS_PER_H2_CONNECTION),
     };
     let margin = FDS_BASE + clients as u64 + shared_connections as u64;
-    let fds_per_run = transport.fds_per_run(watch);
+    // At least one, so that the limit still bounds the runs where every socket is shared.
+    let fds_per_run = (transport.fds_per_run(watch) + llm_transport.fds_per_run()).max(1);
     let need = fds_per_run * requested as u64 + margin;
     let limit = raise_file_limit(need)?;
     let allowed = usize::try_from(limit.soft.saturating_sub(margin) / fds_per_run)?;
@@ -449,9 +501,17 @@ async fn main() -> anyhow::Result<()> {
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
 
-    let llm = FakeLlm::start().await;
     let data = TempDir::new(BENCH, "data")?;
-    let mut server = spawn(&llm.base_url, &data, runs, stall_ms)?;
+    let (llm, ca_file) = match llm_transport {
+        LlmTransport::Http => (FakeLlm::start().await, None),
+        LlmTransport::Https => {
+            let (llm, ca_pem) = FakeLlm::start_https().await?;
+            let ca_file = data.0.join("llm-ca.pem");
+            std::fs::write(&ca_file, ca_pem)?;
+            (llm, Some(ca_file))
+        }
+    };
+    let mut server = spawn(&llm.base_url, ca_file.as_deref(), &data, runs, stall_ms)?;
     wait_healthy(&mut server).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let pid = server.pid;
@@ -632,9 +692,10 @@ async fn main() -> anyhow::Result<()> {
         String::new()
     } else {
         format!(
-            " (issue: 10,000 runs with long-poll + SSE; here {in_flight_max}, {}{})",
+            " (issue: 10,000 runs with long-poll + SSE; here {in_flight_max}, {}{}{})",
             watch.words(),
-            transport.words()
+            transport.words(),
+            llm_transport.words()
         )
     };
     let mut figures = Vec::new();
@@ -663,9 +724,10 @@ async fn main() -> anyhow::Result<()> {
         Figure::new(
             BENCH,
             format!(
-                "forage peak RSS (VmHWM), {in_flight_max} runs in flight, {}{}",
+                "forage peak RSS (VmHWM), {in_flight_max} runs in flight, {}{}{}",
                 watch.words(),
-                transport.words()
+                transport.words(),
+                llm_transport.words()
             ),
             peak_mib,
             "MiB",

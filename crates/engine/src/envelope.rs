@@ -1,6 +1,8 @@
 //! The final-answer envelope: the schema the model answers in (`{"output", "basis"}`),
 //! and turning the model's reply into validated content and per-field basis.
 
+use std::sync::{Arc, OnceLock};
+
 use forage_api::{Citation, Confidence, FieldBasis, OutputSchema};
 use serde_json::{Map, Value, json};
 
@@ -59,8 +61,22 @@ impl AnswerSpec {
         matches!(self.kind, AnswerKind::Text)
     }
 
-    /// The JSON Schema of the envelope the model is asked to reply with.
-    pub fn envelope_schema(&self) -> Value {
+    /// The JSON Schema of the envelope the model is asked to reply with. Text and auto answers
+    /// have one envelope each, built once and shared by every run.
+    pub fn envelope_schema(&self) -> Arc<Value> {
+        static TEXT: OnceLock<Arc<Value>> = OnceLock::new();
+        static AUTO: OnceLock<Arc<Value>> = OnceLock::new();
+        let shared = match self.kind {
+            AnswerKind::Json { .. } => return Arc::new(self.build_envelope()),
+            AnswerKind::Text => &TEXT,
+            AnswerKind::Auto => &AUTO,
+        };
+        shared
+            .get_or_init(|| Arc::new(self.build_envelope()))
+            .clone()
+    }
+
+    fn build_envelope(&self) -> Value {
         let mut envelope = json!({
             "type": "object",
             "properties": {

@@ -116,19 +116,21 @@ impl Engine {
 
     /// Executes a run to its end. Never panics on bad model or tool behaviour: every
     /// problem becomes a failed outcome that says what went wrong.
-    pub async fn execute(
+    pub fn execute(
         &self,
         job: RunJob,
         sink: Arc<dyn EventSink>,
         cancel: CancellationToken,
-    ) -> EngineOutcome {
+    ) -> impl Future<Output = EngineOutcome> + Send + '_ {
         let span = info_span!("run", run_id = %job.run_id, processor = %job.processor);
-        self.execute_inner(job, sink, cancel).instrument(span).await
+        // Boxed: the run's future holds one pointer to the job at each step, not a copy.
+        self.execute_inner(Box::new(job), sink, cancel)
+            .instrument(span)
     }
 
     async fn execute_inner(
         &self,
-        job: RunJob,
+        job: Box<RunJob>,
         sink: Arc<dyn EventSink>,
         cancel: CancellationToken,
     ) -> EngineOutcome {

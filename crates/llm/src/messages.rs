@@ -130,7 +130,8 @@ impl AddAssign for Usage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResponseFormat {
     pub name: String,
-    pub schema: serde_json::Value,
+    /// Shared: runs that answer in the same shape share one schema.
+    pub schema: std::sync::Arc<serde_json::Value>,
 }
 
 /// One chat turn to send to a model.

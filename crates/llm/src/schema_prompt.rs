@@ -28,7 +28,7 @@ mod tests {
     fn ends_with_the_schema_in_a_json_fence() {
         let text = schema_instruction(&ResponseFormat {
             name: "answer".into(),
-            schema: json!({"type": "object", "required": ["a"]}),
+            schema: json!({"type": "object", "required": ["a"]}).into(),
         });
         assert!(text.contains("`answer`"));
         let fenced = text.rsplit("```json\n").next().unwrap();

@@ -47,7 +47,7 @@ fn request(input: &str) -> ChatRequest {
         }],
         response_format: Some(ResponseFormat {
             name: "forage_answer".into(),
-            schema: schema(),
+            schema: schema().into(),
         }),
         max_output_tokens: Some(1024),
         temperature: None,

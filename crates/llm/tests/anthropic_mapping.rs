@@ -81,7 +81,7 @@ fn tool_request() -> ChatRequest {
         ],
         response_format: Some(ResponseFormat {
             name: "forage_answer".into(),
-            schema: json!({"type": "object", "properties": {"date": {"type": "string"}}, "required": ["date"]}),
+            schema: json!({"type": "object", "properties": {"date": {"type": "string"}}, "required": ["date"]}).into(),
         }),
         max_output_tokens: Some(2048),
         temperature: Some(0.3),

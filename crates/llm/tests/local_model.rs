@@ -113,7 +113,7 @@ async fn answer_follows_the_response_format() {
         )],
         response_format: Some(ResponseFormat {
             name: "person".into(),
-            schema: schema.clone(),
+            schema: schema.clone().into(),
         }),
         max_output_tokens: Some(64),
         ..ChatRequest::default()
@@ -140,7 +140,7 @@ fn counting_request() -> ChatRequest {
                 "type": "object",
                 "properties": {"n": {"type": "array", "items": {"type": "integer"}, "minItems": 400}},
                 "required": ["n"],
-            }),
+            }).into(),
         }),
         max_output_tokens: Some(2000),
         ..ChatRequest::default()
@@ -191,7 +191,8 @@ async fn requests_beyond_max_concurrent_queue_and_all_finish() {
                 "properties": {"fruit": {"type": "string", "maxLength": 16}},
                 "required": ["fruit"],
                 "additionalProperties": false,
-            }),
+            })
+            .into(),
         }),
         max_output_tokens: Some(24),
         ..ChatRequest::default()
@@ -231,7 +232,8 @@ async fn schemas_the_grammar_cannot_handle_degrade_instead_of_failing() {
                 "if": {"required": ["when"]},
                 "then": {"minProperties": 1},
                 "x-vendor": true,
-            }),
+            })
+            .into(),
         }),
         max_output_tokens: Some(32),
         ..ChatRequest::default()
@@ -372,7 +374,7 @@ async fn an_unrelated_prompt_after_a_run_answers_as_without_the_cache() {
                 "type": "object",
                 "properties": {"name": {"type": "string", "maxLength": 24}, "age": {"type": "integer"}},
                 "required": ["name", "age"],
-            }),
+            }).into(),
         }),
         max_output_tokens: Some(32),
         ..ChatRequest::default()
@@ -478,7 +480,8 @@ async fn concurrent_runs_keep_their_own_slots_and_answers() {
                 "properties": {"fruit": {"type": "string", "maxLength": 16}},
                 "required": ["fruit"],
                 "additionalProperties": false,
-            }),
+            })
+            .into(),
         }),
         max_output_tokens: Some(24),
         ..ChatRequest::default()

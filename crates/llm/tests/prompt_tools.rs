@@ -63,7 +63,7 @@ fn first_request() -> ChatRequest {
         tools: tools(),
         response_format: Some(ResponseFormat {
             name: "forage_answer".into(),
-            schema: json!({"type": "object", "required": ["date"]}),
+            schema: json!({"type": "object", "required": ["date"]}).into(),
         }),
         max_output_tokens: Some(512),
         temperature: None,

@@ -1,6 +1,7 @@
 //! A run's events in Parallel's SSE shapes: `task_run.state` and `task_run.progress_msg.<kind>`
 //! (with forage's extra tool-call fields). Pure functions; never carries header values.
 
+use axum::response::sse::Event;
 use chrono::{DateTime, Utc};
 use forage_api::run::format_timestamp;
 use forage_api::{ProgressKind, RunEvent, RunStatus, TaskOutput, TaskRun};
@@ -12,6 +13,17 @@ pub struct Frame {
     pub id: Option<u64>,
     pub kind: String,
     pub data: Value,
+}
+
+/// The frame as an SSE event, encoded.
+pub fn sse_event(frame: Frame) -> Event {
+    let event = Event::default()
+        .event(frame.kind)
+        .data(serde_json::to_string(&frame.data).unwrap_or_else(|_| "{}".to_owned()));
+    match frame.id {
+        Some(id) => event.id(id.to_string()),
+        None => event,
+    }
 }
 
 /// `task_run.state` with the run (and its output when completed).

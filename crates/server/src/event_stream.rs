@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::response::sse::Event;
 use forage_api::RunStatus;
 use forage_store::{EventRecord, RunRecord, Store, StoreError};
 use tokio::sync::broadcast::error::RecvError;
@@ -11,7 +12,9 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::event_frames::{Frame, error_frame, progress_frame, run_at_status, state_frame};
+use crate::event_frames::{
+    Frame, error_frame, progress_frame, run_at_status, sse_event, state_frame,
+};
 use crate::hub::{Hub, Subscription};
 
 /// Parallel closes event streams after 570 s; clients reconnect.
@@ -21,7 +24,7 @@ const BUFFER: usize = 64;
 /// Events read from the store at once.
 const PAGE: usize = 256;
 
-/// Starts producing the frames of `record`'s stream, resuming after event `after`. Live events
+/// Starts producing the frames of `record`'s stream (as SSE events), resuming after event `after`. Live events
 /// come from the run's shared feed in `hub` (one store read per change for all watchers).
 pub fn spawn(
     hub: Arc<Hub>,
@@ -29,17 +32,17 @@ pub fn spawn(
     record: RunRecord,
     after: u64,
     closing: CancellationToken,
-) -> mpsc::Receiver<Frame> {
+) -> mpsc::Receiver<Event> {
     let (tx, rx) = mpsc::channel(BUFFER);
     tokio::spawn(async move {
         let run_id = record.id.clone();
         if let Err(err) = produce(hub, store, record, after, &tx, &closing).await {
             tracing::error!(%run_id, error = %err, "event stream failed");
-            let _ = tx
-                .send(error_frame(
-                    "Internal error: could not read the run's events",
-                ))
-                .await;
+            let _ = send(
+                &tx,
+                error_frame("Internal error: could not read the run's events"),
+            )
+            .await;
         }
     });
     rx
@@ -48,8 +51,9 @@ pub fn spawn(
 /// The client went away.
 struct Gone;
 
-async fn send(tx: &mpsc::Sender<Frame>, frame: Frame) -> Result<(), Gone> {
-    tx.send(frame).await.map_err(|_| Gone)
+/// Sends the frame encoded: the channel's slots then hold a buffer each, not a frame's JSON.
+async fn send(tx: &mpsc::Sender<Event>, frame: Frame) -> Result<(), Gone> {
+    tx.send(sse_event(frame)).await.map_err(|_| Gone)
 }
 
 /// What to do after an entry.
@@ -63,7 +67,7 @@ async fn produce(
     store: Arc<dyn Store>,
     record: RunRecord,
     mut cursor: u64,
-    tx: &mpsc::Sender<Frame>,
+    tx: &mpsc::Sender<Event>,
     closing: &CancellationToken,
 ) -> Result<(), StoreError> {
     let deadline = Instant::now() + MAX_STREAM;
@@ -137,7 +141,7 @@ async fn catch_up(
     store: &Arc<dyn Store>,
     record: &RunRecord,
     cursor: &mut u64,
-    tx: &mpsc::Sender<Frame>,
+    tx: &mpsc::Sender<Event>,
 ) -> Result<Step, StoreError> {
     loop {
         let page = store.events_after(&record.id, *cursor, PAGE).await?;
@@ -159,7 +163,7 @@ async fn entry(
     store: &Arc<dyn Store>,
     record: &RunRecord,
     entry: &EventRecord,
-    tx: &mpsc::Sender<Frame>,
+    tx: &mpsc::Sender<Event>,
 ) -> Result<Step, StoreError> {
     let frame = match &entry.event {
         forage_api::RunEvent::Status { status } if status.is_final() => {

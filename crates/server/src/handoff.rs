@@ -18,20 +18,21 @@ struct Waiting {
     ticket: u64,
     worker: String,
     lease: Duration,
-    reply: oneshot::Sender<LeasedRun>,
+    reply: oneshot::Sender<Box<LeasedRun>>,
 }
 
 /// A worker's place among the idle ones, and where its run arrives.
 pub struct IdleTicket {
     ticket: u64,
-    pub run: oneshot::Receiver<LeasedRun>,
+    /// Boxed: every idle worker holds this channel, which would otherwise reserve a whole run.
+    pub run: oneshot::Receiver<Box<LeasedRun>>,
 }
 
 /// An idle worker taken for one new run: lease the run to `worker` for `lease`, then `give` it.
 pub struct Handoff {
     pub worker: String,
     pub lease: Duration,
-    reply: oneshot::Sender<LeasedRun>,
+    reply: oneshot::Sender<Box<LeasedRun>>,
 }
 
 impl IdleWorkers {
@@ -106,6 +107,7 @@ impl Handoff {
     /// Hands the run to the worker. A worker that stopped meanwhile cannot take it: the run goes
     /// back to the queue.
     pub async fn give(self, run: LeasedRun, store: &dyn Store) {
+        let run = Box::new(run);
         if let Err(run) = self.reply.send(run)
             && let Err(err) = store.release(&run.lease).await
         {

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::signals::{RunSignals, RunWatch};
 
 /// Items buffered per feed for slow watchers (beyond this they lag and catch up from the store).
-const CAPACITY: usize = 64;
+const CAPACITY: usize = 16;
 /// Events read from the store at once.
 const PAGE: usize = 256;
 

@@ -39,6 +39,9 @@ pub struct WorkerPool {
     abort: CancellationToken,
 }
 
+/// One run's execution by a worker.
+type Execution<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
+
 struct Worker {
     id: String,
     store: Arc<dyn Store>,
@@ -121,13 +124,20 @@ impl Worker {
         let tick = (self.lease / 3).max(Duration::from_millis(100));
         let mut backoff = Duration::from_millis(100);
         while !self.stop.is_cancelled() {
-            match self.store.lease_next(&self.id, self.lease).await {
-                Ok(Some(leased)) => {
+            // A leased run goes straight into its boxed execution: this loop's state (what an
+            // idle worker holds) has no room for a run.
+            let leased = match self.store.lease_next(&self.id, self.lease).await {
+                Ok(Some(leased)) => Ok(Some(self.execute_in_span(leased))),
+                Ok(None) => Ok(None),
+                Err(err) => Err(err),
+            };
+            match leased {
+                Ok(Some(execution)) => {
                     backoff = Duration::from_millis(100);
                     // More runs may be waiting (one notice can stand for several): pass the
                     // wake-up on to one more idle worker, which goes back to sleep if not.
                     self.queued.notify_one();
-                    self.execute_in_span(leased).await;
+                    execution.await;
                     continue;
                 }
                 Ok(None) => {}
@@ -141,18 +151,18 @@ impl Worker {
                     continue;
                 }
             }
-            if let Some(leased) = self.wait_idle(tick).await {
-                self.execute_in_span(leased).await;
+            if let Some(execution) = self.wait_idle(tick).await {
+                execution.await;
             }
         }
     }
 
     /// Waits, idle, for a run handed over at its creation, a queued-run notice, the tick, or
     /// the pool's stop. A run handed over while the worker was leaving is still taken.
-    async fn wait_idle(&self, tick: Duration) -> Option<LeasedRun> {
+    async fn wait_idle(&self, tick: Duration) -> Option<Execution<'_>> {
         let mut ticket = self.idle.wait(&self.id, self.lease);
         let notified = tokio::select! {
-            run = &mut ticket.run => return run.ok(),
+            run = &mut ticket.run => return run.ok().map(|run| self.execute_in_span(*run)),
             _ = self.stop.cancelled() => false,
             _ = tokio::time::sleep(tick) => false,
             _ = self.queued.notified() => true,
@@ -165,12 +175,14 @@ impl Worker {
         if notified {
             self.queued.notify_one();
         }
-        ticket.run.await.ok()
+        let run = ticket.run.await.ok()?;
+        Some(self.execute_in_span(*run))
     }
 
-    async fn execute_in_span(&self, leased: LeasedRun) {
+    /// The run's execution, boxed: allocated while the run runs, not held by an idle worker.
+    fn execute_in_span(&self, leased: LeasedRun) -> Execution<'_> {
         let span = tracing::info_span!("run", run_id = %leased.record.id, processor = %leased.record.processor, attempt = leased.record.attempts);
-        Box::pin(self.execute(leased).instrument(span)).await;
+        Box::pin(self.execute(leased).instrument(span))
     }
 
     async fn execute(&self, leased: LeasedRun) {

@@ -266,7 +266,7 @@ mod tests {
             }],
             response_format: Some(ResponseFormat {
                 name: "out".into(),
-                schema: json!({"type": "object"}),
+                schema: json!({"type": "object"}).into(),
             }),
             max_output_tokens: None,
             temperature: Some(0.2),

@@ -223,7 +223,7 @@ mod tests {
             }],
             response_format: Some(ResponseFormat {
                 name: "answer".into(),
-                schema: json!({"type": "object"}),
+                schema: json!({"type": "object"}).into(),
             }),
             ..ChatRequest::default()
         }

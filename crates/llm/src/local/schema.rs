@@ -33,7 +33,7 @@ impl StepShape {
                 .map(|t| (t.name.clone(), arguments_schema(&t.parameters)))
                 .collect(),
             answer: match format {
-                Some(f) => AnswerShape::Json(f.schema.clone()),
+                Some(f) => AnswerShape::Json(f.schema.as_ref().clone()),
                 None => AnswerShape::Text,
             },
         }

@@ -113,7 +113,7 @@ mod tests {
             }],
             response_format: Some(ResponseFormat {
                 name: "out".into(),
-                schema: json!({"type": "object"}),
+                schema: json!({"type": "object"}).into(),
             }),
             max_output_tokens: Some(100),
             temperature: Some(0.5),

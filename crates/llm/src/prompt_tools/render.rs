@@ -196,7 +196,7 @@ mod tests {
             tools: vec![spec()],
             response_format: Some(ResponseFormat {
                 name: "out".into(),
-                schema: json!({"type": "object"}),
+                schema: json!({"type": "object"}).into(),
             }),
             ..Default::default()
         };
@@ -242,7 +242,7 @@ mod tests {
             ],
             response_format: Some(ResponseFormat {
                 name: "out".into(),
-                schema: json!({"type": "object"}),
+                schema: json!({"type": "object"}).into(),
             }),
             ..Default::default()
         };

@@ -144,7 +144,14 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 pub(crate) fn transport_error(endpoint: &str, error: reqwest::Error) -> LlmError {
     let error = error.without_url();
     let cause = error_chain(&error);
-    if error.is_connect() {
+    if error.is_connect() && cause.contains("certificate") {
+        // Not transient: retrying cannot help until the certificate is trusted.
+        LlmError::Config(format!(
+            "the LLM server at {endpoint} presented a certificate forage cannot verify: {cause}; \
+             if the server is right, add its certificate authority to the system's trust store, \
+             or name a PEM file of trusted authorities with SSL_CERT_FILE"
+        ))
+    } else if error.is_connect() {
         LlmError::Connect(format!(
             "could not connect to the LLM server at {endpoint}: {cause}; check FORAGE_LLM_BASE_URL and that the server is running"
         ))

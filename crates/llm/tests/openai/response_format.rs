@@ -24,7 +24,7 @@ async fn sends_the_json_schema_and_gets_matching_json() {
     let mut req = request("Who founded Rust?");
     req.response_format = Some(ResponseFormat {
         name: "answer".into(),
-        schema: schema.clone(),
+        schema: schema.clone().into(),
     });
     req.max_output_tokens = Some(512);
     req.temperature = Some(0.25);

@@ -12,7 +12,6 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use crate::auth::Owner;
 use crate::error::AppResult;
-use crate::event_frames::Frame;
 use crate::event_stream;
 use crate::extract::RunIdPath;
 use crate::lookup::owned_run;
@@ -32,23 +31,13 @@ pub async fn events(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .unwrap_or(0);
-    let frames = event_stream::spawn(
+    let events = event_stream::spawn(
         state.hub.clone(),
         state.store.clone(),
         record,
         after,
         state.closing.clone(),
     );
-    let stream = ReceiverStream::new(frames).map(|frame| Ok(to_event(frame)));
+    let stream = ReceiverStream::new(events).map(Ok);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")))
-}
-
-fn to_event(frame: Frame) -> Event {
-    let event = Event::default()
-        .event(frame.kind)
-        .data(serde_json::to_string(&frame.data).unwrap_or_else(|_| "{}".to_owned()));
-    match frame.id {
-        Some(id) => event.id(id.to_string()),
-        None => event,
-    }
 }

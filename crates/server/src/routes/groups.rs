@@ -15,7 +15,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use crate::auth::Owner;
 use crate::error::AppResult;
-use crate::event_frames::Frame;
+use crate::event_frames::{Frame, sse_event};
 use crate::extract::{ApiQuery, JsonBytes};
 use crate::groups::{self, RunsView, owned_group};
 use crate::state::AppState;
@@ -151,16 +151,6 @@ async fn runs(
 fn sse(
     frames: tokio::sync::mpsc::Receiver<Frame>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let stream = ReceiverStream::new(frames).map(|frame| Ok(to_event(frame)));
+    let stream = ReceiverStream::new(frames).map(|frame| Ok(sse_event(frame)));
     Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive"))
-}
-
-fn to_event(frame: Frame) -> Event {
-    let event = Event::default()
-        .event(frame.kind)
-        .data(serde_json::to_string(&frame.data).unwrap_or_else(|_| "{}".to_owned()));
-    match frame.id {
-        Some(id) => event.id(id.to_string()),
-        None => event,
-    }
 }
