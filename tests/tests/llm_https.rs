@@ -52,12 +52,9 @@ async fn an_llm_certificate_from_an_untrusted_authority_fails_the_run_and_says_w
     // Trust another authority only: the LLM's certificate cannot be verified.
     let other = TlsIdentity::localhost().expect("another authority");
     let (_dir, ca_file) = authority_file(&other.ca_pem);
-    let server = ForageServer::start(
-        ServerOpts::new(&llm.base_url)
-            .env("SSL_CERT_FILE", ca_file.display())
-            .env("FORAGE_LLM_MAX_RETRIES", 0),
-    )
-    .await;
+    let server =
+        ForageServer::start(ServerOpts::new(&llm.base_url).env("SSL_CERT_FILE", ca_file.display()))
+            .await;
     let api = server.api();
     let run = api
         .create(&json!({"input": "What is the capital of France?", "processor": "lite"}))

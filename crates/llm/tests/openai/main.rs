@@ -11,3 +11,4 @@ mod retry_then_success;
 mod streaming_text;
 mod streaming_tool_calls;
 mod timeout_on_stall;
+mod untrusted_certificate;
