@@ -28,6 +28,15 @@ const BENCHMARKS: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// Lets one benchmark's aftermath pass before the next starts: the data it wrote and deleted is
+/// flushed to disk (`bench-startup` writes tens of MiB), so that the write-back does not land in
+/// the next one's fsyncs and latencies.
+fn settle() {
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() };
+    std::thread::sleep(std::time::Duration::from_secs(3));
+}
+
 fn main() -> anyhow::Result<()> {
     let chosen: Vec<String> = std::env::args().skip(1).collect();
     let dir = std::env::current_exe()?
@@ -65,6 +74,7 @@ fn main() -> anyhow::Result<()> {
         if !status.success() {
             failed.push(name.to_string());
         }
+        settle();
     }
 
     let figures: Vec<Figure> = std::fs::read_to_string(&lines)

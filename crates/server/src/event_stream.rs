@@ -24,8 +24,9 @@ const BUFFER: usize = 64;
 /// Events read from the store at once.
 const PAGE: usize = 256;
 
-/// Starts producing the frames of `record`'s stream (as SSE events), resuming after event `after`. Live events
-/// come from the run's shared feed in `hub` (one store read per change for all watchers).
+/// Starts producing the frames of `record`'s stream, encoded as SSE events, resuming after event
+/// `after`. Live events come from the run's shared feed in `hub` (one store read per change for
+/// all watchers).
 pub fn spawn(
     hub: Arc<Hub>,
     store: Arc<dyn Store>,

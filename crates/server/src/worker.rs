@@ -126,11 +126,11 @@ impl Worker {
         while !self.stop.is_cancelled() {
             // A leased run goes straight into its boxed execution: this loop's state (what an
             // idle worker holds) has no room for a run.
-            let leased = match self.store.lease_next(&self.id, self.lease).await {
-                Ok(Some(leased)) => Ok(Some(self.execute_in_span(leased))),
-                Ok(None) => Ok(None),
-                Err(err) => Err(err),
-            };
+            let leased = self
+                .store
+                .lease_next(&self.id, self.lease)
+                .await
+                .map(|leased| leased.map(|run| self.execute_in_span(run)));
             match leased {
                 Ok(Some(execution)) => {
                     backoff = Duration::from_millis(100);
