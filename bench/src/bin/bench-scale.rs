@@ -8,25 +8,24 @@
 //! in-flight run; how long creating the runs took; forage's open sockets and threads at the peak;
 //! and that every run completed.
 //!
-//! Usage: `bench-scale [RUNS] [STALL_MS] [CLIENTS] [WATCH] [TRANSPORT] [LLM]` (defaults 10000
-//! runs, 30000 ms, 64 concurrent creating clients, `both`, `http1`, `http`). `WATCH` says what each run is
-//! watched with: `both` (long-poll and event stream), `poll`, `stream` or `none`, to tell their
+//! Usage: `bench-scale [RUNS] [STALL_MS] [CLIENTS] [WATCH] [TRANSPORT] [LLM]` (defaults 10000 runs,
+//! 30000 ms, 64 concurrent creating clients, `both`, `http1`, `http`). `WATCH` says what each run
+//! is watched with: `both` (long-poll and event stream), `poll`, `stream` or `none`, to tell their
 //! memory apart. `TRANSPORT` is how the watchers connect: `http1` (a connection per long-poll and
 //! per stream, as most clients do) or `h2c` (HTTP/2 without TLS, 100 streams per connection, as
 //! behind a reverse proxy that multiplexes). `LLM` is how forage reaches the scripted LLM: `http`
 //! (HTTP/1.1, a connection per call, as a local server answers) or `https` (HTTP/2 by ALPN, the
 //! calls sharing a connection, as hosted APIs answer; forage trusts the LLM's certificate through
-//! `SSL_CERT_FILE`). Runs use
-//! the `ultra` processor (the longest deadline) and forage's LLM request timeout is set above
-//! `STALL_MS`; every run is in flight at once only if creating them all takes less than `STALL_MS`
-//! (the table says when it did not). Build with `cargo build --release --bins` and run
-//! `$CARGO_TARGET_DIR/release/bench-scale` (it starts the `forage` binary next to itself, with
-//! `FORAGE_WORKERS=RUNS` and no admission limits). Each run holds three sockets in each process
-//! (long-poll, stream, LLM call; over `h2c` only the LLM call): the open-files limit is raised
-//! before anything starts (the soft
-//! limit to the hard one, and the hard one too where this process may) and printed; where it
-//! still allows fewer than `RUNS` runs, the largest count it allows is measured and the table
-//! says so. Prints a markdown table and records its figures (`forage_bench::report`).
+//! `SSL_CERT_FILE`). Runs use the `ultra` processor (the longest deadline) and forage's LLM request
+//! timeout is set above `STALL_MS`; every run is in flight at once only if creating them all takes
+//! less than `STALL_MS` (the table says when it did not). Build with `cargo build --release --bins`
+//! and run `$CARGO_TARGET_DIR/release/bench-scale` (it starts the `forage` binary next to itself,
+//! with `FORAGE_WORKERS=RUNS` and no admission limits). Each run holds up to three sockets in each
+//! process (long-poll, stream, LLM call; over `h2c` only the LLM call; with an `https` LLM, its
+//! calls share one): the open-files limit is raised before anything starts (the soft limit to the
+//! hard one, and the hard one too where this process may) and printed; where it still allows fewer
+//! than `RUNS` runs, the largest count it allows is measured and the table says so. Prints a
+//! markdown table and records its figures (`forage_bench::report`).
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

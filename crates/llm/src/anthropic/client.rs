@@ -5,8 +5,7 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use reqwest::Response;
-use reqwest::header::CONTENT_TYPE;
-use reqwest::header::HeaderValue;
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
