@@ -81,14 +81,23 @@ impl FakeLlm {
     /// server, whose base URL is `https://localhost:PORT/v1`, and the authority's PEM, which
     /// the client must trust.
     pub async fn start_https() -> anyhow::Result<(FakeLlm, String)> {
+        FakeLlm::start_https_with_stream_limit(crate::tls::MANY_STREAMS).await
+    }
+
+    /// [`FakeLlm::start_https`], allowing `max_streams` concurrent requests per HTTP/2
+    /// connection (hosted APIs allow 100 or a few hundred).
+    pub async fn start_https_with_stream_limit(
+        max_streams: u32,
+    ) -> anyhow::Result<(FakeLlm, String)> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let identity = crate::tls::TlsIdentity::localhost()?;
         let ca_pem = identity.ca_pem.clone();
         let state = Arc::new(Shared::default());
         let router = router(state.clone());
-        let task =
-            tokio::spawn(async move { crate::tls::serve(listener, router, &identity).await });
+        let task = tokio::spawn(async move {
+            crate::tls::serve(listener, router, &identity, max_streams).await
+        });
         let llm = FakeLlm {
             base_url: format!("https://localhost:{}/v1", addr.port()),
             state,
@@ -100,6 +109,12 @@ impl FakeLlm {
     /// Every chat request body received, in order (the last [`MAX_RECORDED`]).
     pub fn requests(&self) -> Vec<Value> {
         self.state.recorded(|r| r.body.clone())
+    }
+
+    /// The most requests a scripted stall (`[[fake:stall_ms=…]]`) held at once: how many calls
+    /// a client had in flight together.
+    pub fn most_stalled_at_once(&self) -> u64 {
+        self.state.stalls.most.load(Ordering::SeqCst)
     }
 
     /// The HTTP version of every chat request, in order (`HTTP/1.1`, `HTTP/2.0`).
@@ -164,6 +179,23 @@ struct Shared {
     /// Requests seen per conversation (hash of the first user message).
     conversations: Mutex<HashMap<u64, u32>>,
     next_id: AtomicU64,
+    stalls: Arc<Stalls>,
+}
+
+/// Requests held by a scripted stall: how many now, and the most at once.
+#[derive(Default)]
+struct Stalls {
+    now: AtomicU64,
+    most: AtomicU64,
+}
+
+impl Stalls {
+    async fn wait(&self, stall: Duration) {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(stall).await;
+        self.now.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Shared {
@@ -304,7 +336,7 @@ async fn respond(
             times,
         } => {
             if let Some(stall) = script.stall {
-                tokio::time::sleep(stall).await;
+                state.stalls.wait(stall).await;
             }
             let message = format!("scripted failure {attempt} of {times} (fake:fail={status})");
             return error(dialect, status, &message);
@@ -326,10 +358,10 @@ async fn respond(
             tokens,
         };
         return if conversation.stream {
-            stream(reply.stream_events(), script.stall)
+            stream(reply.stream_events(), script.stall, state.stalls.clone())
         } else {
             if let Some(stall) = script.stall {
-                tokio::time::sleep(stall).await;
+                state.stalls.wait(stall).await;
             }
             axum::Json(reply.message()).into_response()
         };
@@ -349,10 +381,11 @@ async fn respond(
         stream(
             reply.stream_events(conversation.include_usage),
             script.stall,
+            state.stalls.clone(),
         )
     } else {
         if let Some(stall) = script.stall {
-            tokio::time::sleep(stall).await;
+            state.stalls.wait(stall).await;
         }
         axum::Json(reply.completion()).into_response()
     }
@@ -360,14 +393,14 @@ async fn respond(
 
 /// An SSE response: the first event at once (role chunk, `message_start`), then (after
 /// `stall`) the rest.
-fn stream(events: Vec<String>, stall: Option<Duration>) -> Response {
+fn stream(events: Vec<String>, stall: Option<Duration>, stalls: Arc<Stalls>) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, Infallible>>(8);
     tokio::spawn(async move {
         for (i, event) in events.into_iter().enumerate() {
             if i == 1
                 && let Some(stall) = stall
             {
-                tokio::time::sleep(stall).await;
+                stalls.wait(stall).await;
             }
             if tx.send(Ok(Bytes::from(event))).await.is_err() {
                 return; // the client went away

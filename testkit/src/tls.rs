@@ -1,7 +1,7 @@
 //! Serves a test double over HTTPS, as hosted APIs are served: a fresh certificate authority
-//! and a `localhost` certificate signed by it, HTTP/2 and HTTP/1.1 offered by ALPN, and HTTP/2
-//! allowing as many concurrent streams as a benchmark opens. Clients trust the authority by
-//! its PEM (for forage: `SSL_CERT_FILE`).
+//! and a `localhost` certificate signed by it, HTTP/2 and HTTP/1.1 offered by ALPN, and a limit on
+//! concurrent HTTP/2 streams per connection, as servers set. Clients trust the authority by its
+//! PEM (for forage: `SSL_CERT_FILE`).
 
 use std::sync::Arc;
 
@@ -17,8 +17,9 @@ use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::crypto::aws_lc_rs;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-/// Concurrent HTTP/2 streams one client connection may open.
-const MAX_STREAMS: u32 = 100_000;
+/// Concurrent HTTP/2 streams one client connection may open, unless told otherwise: as many as
+/// a benchmark opens.
+pub const MANY_STREAMS: u32 = 100_000;
 
 /// A server identity: the authority's certificate (PEM) and the server's TLS configuration.
 pub struct TlsIdentity {
@@ -56,9 +57,15 @@ impl TlsIdentity {
     }
 }
 
-/// Serves `router` over TLS on `listener` until the task is dropped or the listener fails.
-/// A connection whose handshake fails is dropped; the others go on.
-pub async fn serve(listener: TcpListener, router: Router, identity: &TlsIdentity) {
+/// Serves `router` over TLS on `listener` until the task is dropped or the listener fails,
+/// allowing `max_streams` concurrent HTTP/2 streams per connection. A connection whose handshake
+/// fails is dropped; the others go on.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    identity: &TlsIdentity,
+    max_streams: u32,
+) {
     let acceptor = TlsAcceptor::from(identity.config.clone());
     loop {
         let tcp = match listener.accept().await {
@@ -76,7 +83,7 @@ pub async fn serve(listener: TcpListener, router: Router, identity: &TlsIdentity
                 return;
             };
             let mut builder = Builder::new(TokioExecutor::new());
-            builder.http2().max_concurrent_streams(MAX_STREAMS);
+            builder.http2().max_concurrent_streams(max_streams);
             let _ = builder.serve_connection(TokioIo::new(tls), service).await;
         });
     }

@@ -73,3 +73,45 @@ async fn an_llm_certificate_from_an_untrusted_authority_fails_the_run_and_says_w
         "no request reached the LLM"
     );
 }
+
+/// A hosted API limits the concurrent requests on one HTTP/2 connection (100 or a few hundred):
+/// runs past the limit still call the model at once, over another connection, instead of
+/// queueing behind the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn more_runs_than_one_connections_stream_limit_call_the_llm_at_once() {
+    const STREAM_LIMIT: u32 = 100;
+    const RUNS: usize = 150;
+    let (llm, ca_pem) = FakeLlm::start_https_with_stream_limit(STREAM_LIMIT)
+        .await
+        .expect("https LLM");
+    let (_dir, ca_file) = authority_file(&ca_pem);
+    let server = ForageServer::start(
+        ServerOpts::new(&llm.base_url)
+            .env("SSL_CERT_FILE", ca_file.display())
+            .env("FORAGE_WORKERS", RUNS + 10)
+            .env("FORAGE_MAX_ACTIVE_RUNS_PER_KEY", 0)
+            .env("FORAGE_MAX_QUEUED_RUNS", 0),
+    )
+    .await;
+    let api = server.api();
+    let mut ids = Vec::new();
+    for n in 0..RUNS {
+        // Each run's one LLM call is held 4 s: long enough for every run to be created first.
+        let run = api
+            .create(
+                &json!({"input": format!("Question {n} [[fake:stall_ms=4000]] [[fake:no_tools]]"),
+                            "processor": "lite", "task_spec": {"output_schema": {"type": "text"}}}),
+            )
+            .await;
+        ids.push(run["run_id"].as_str().expect("run id").to_owned());
+    }
+    for id in &ids {
+        let result = api.result(id, 60).await;
+        assert_eq!(result.status, StatusCode::OK, "{}", result.text);
+    }
+    assert_eq!(
+        llm.most_stalled_at_once(),
+        RUNS as u64,
+        "every run's LLM call was in flight at once, past one connection's {STREAM_LIMIT} streams"
+    );
+}

@@ -2,6 +2,8 @@
 //! timeouts, retries with backoff (429, 529, 5xx, `retry-after` honoured), cancellation, and
 //! bounded response reading.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use reqwest::Response;
@@ -12,9 +14,8 @@ use tracing::Instrument;
 use super::errors::{is_retryable, status_error};
 use super::stream::{Progress, StreamAccumulator};
 use super::{ANTHROPIC_VERSION, AnthropicConfig, MAX_RESPONSE_BYTES, response, wire};
-use crate::transport::http::{
-    self, Body, Endpoint, json_body, read_body_or_stream, redact_error, send,
-};
+use crate::transport::clients::Clients;
+use crate::transport::http::{Body, Endpoint, json_body, read_body_or_stream, redact_error, send};
 use crate::transport::retry::{Failure, chat_span, unless_cancelled, with_retries};
 use crate::transport::settings::provider_debug;
 use crate::transport::sse::read_events;
@@ -24,7 +25,7 @@ use crate::{ChatRequest, ChatResponse, LlmError, LlmProvider};
 #[derive(Clone)]
 pub struct AnthropicProvider {
     config: AnthropicConfig,
-    client: reqwest::Client,
+    clients: Arc<Clients>,
     endpoint: Endpoint,
     key_header: HeaderValue,
 }
@@ -34,12 +35,16 @@ provider_debug!(AnthropicProvider);
 impl AnthropicProvider {
     /// A provider with its own HTTP client (connect timeout from `config`).
     pub fn new(config: AnthropicConfig) -> Result<Self, LlmError> {
-        let client = http::client(config.connect_timeout)?;
-        Self::with_client(config, client)
+        let clients = Clients::growing(config.connect_timeout)?;
+        Self::with_clients(config, clients)
     }
 
-    /// A provider that sends through `client` (its own timeouts apply in addition).
+    /// A provider that sends through `client` alone (its own timeouts apply in addition).
     pub fn with_client(config: AnthropicConfig, client: reqwest::Client) -> Result<Self, LlmError> {
+        Self::with_clients(config, Clients::single(client))
+    }
+
+    fn with_clients(config: AnthropicConfig, clients: Clients) -> Result<Self, LlmError> {
         let key = config.api_key.expose().trim();
         if key.is_empty() {
             return Err(LlmError::Config(
@@ -67,7 +72,7 @@ impl AnthropicProvider {
         )?;
         Ok(Self {
             config,
-            client,
+            clients: Arc::new(clients),
             endpoint,
             key_header,
         })
@@ -87,8 +92,10 @@ impl AnthropicProvider {
 
     /// One HTTP exchange.
     async fn attempt(&self, body: &Bytes, model: &str) -> Result<ChatResponse, Failure> {
-        let builder = self
-            .client
+        // Counted against its client until the answer is read.
+        let lease = self.clients.lease();
+        let builder = lease
+            .client()
             .post(self.endpoint.url.clone())
             .header("x-api-key", self.key_header.clone())
             .header("anthropic-version", ANTHROPIC_VERSION)

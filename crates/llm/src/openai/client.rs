@@ -1,6 +1,8 @@
 //! `OpenAiProvider`: sends chat requests to an OpenAI-compatible server, with per-attempt
 //! timeouts, retries with backoff, cancellation, and bounded response reading.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use reqwest::Response;
@@ -11,9 +13,8 @@ use tracing::Instrument;
 use super::http_error::status_error;
 use super::stream::StreamAccumulator;
 use super::{MAX_RESPONSE_BYTES, OpenAiConfig, completion, wire};
-use crate::transport::http::{
-    self, Body, Endpoint, json_body, read_body_or_stream, redact_error, send,
-};
+use crate::transport::clients::Clients;
+use crate::transport::http::{Body, Endpoint, json_body, read_body_or_stream, redact_error, send};
 use crate::transport::retry::{Failure, chat_span, unless_cancelled, with_retries};
 use crate::transport::settings::provider_debug;
 use crate::transport::sse::read_events;
@@ -23,7 +24,7 @@ use crate::{ChatRequest, ChatResponse, LlmError, LlmProvider};
 #[derive(Clone)]
 pub struct OpenAiProvider {
     config: OpenAiConfig,
-    client: reqwest::Client,
+    clients: Arc<Clients>,
     endpoint: Endpoint,
 }
 
@@ -32,12 +33,16 @@ provider_debug!(OpenAiProvider);
 impl OpenAiProvider {
     /// A provider with its own HTTP client (connect timeout from `config`).
     pub fn new(config: OpenAiConfig) -> Result<Self, LlmError> {
-        let client = http::client(config.connect_timeout)?;
-        Self::with_client(config, client)
+        let clients = Clients::growing(config.connect_timeout)?;
+        Self::with_clients(config, clients)
     }
 
-    /// A provider that sends through `client` (its own timeouts apply in addition).
+    /// A provider that sends through `client` alone (its own timeouts apply in addition).
     pub fn with_client(config: OpenAiConfig, client: reqwest::Client) -> Result<Self, LlmError> {
+        Self::with_clients(config, Clients::single(client))
+    }
+
+    fn with_clients(config: OpenAiConfig, clients: Clients) -> Result<Self, LlmError> {
         let endpoint = Endpoint::new(
             config.base_url.trim().trim_end_matches('/'),
             "/chat/completions",
@@ -46,7 +51,7 @@ impl OpenAiProvider {
         )?;
         Ok(Self {
             config,
-            client,
+            clients: Arc::new(clients),
             endpoint,
         })
     }
@@ -65,8 +70,10 @@ impl OpenAiProvider {
 
     /// One HTTP exchange.
     async fn attempt(&self, body: &Bytes, model: &str) -> Result<ChatResponse, Failure> {
-        let mut builder = self
-            .client
+        // Counted against its client until the answer is read.
+        let lease = self.clients.lease();
+        let mut builder = lease
+            .client()
             .post(self.endpoint.url.clone())
             .header(CONTENT_TYPE, "application/json")
             .body(body.clone());
