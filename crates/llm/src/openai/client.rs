@@ -31,7 +31,8 @@ pub struct OpenAiProvider {
 provider_debug!(OpenAiProvider);
 
 impl OpenAiProvider {
-    /// A provider with its own HTTP client (connect timeout from `config`).
+    /// A provider with its own HTTP clients, one more for every 100 calls in flight (connect
+    /// timeout from `config`).
     pub fn new(config: OpenAiConfig) -> Result<Self, LlmError> {
         let clients = Clients::growing(config.connect_timeout)?;
         Self::with_clients(config, clients)
