@@ -81,8 +81,14 @@ impl Clients {
         if let Some(lease) = self.lease_roomy(None) {
             return lease;
         }
-        let made = self.connect_timeout.map(super::http::client);
-        let made = made.and_then(Result::ok);
+        let made = match self.connect_timeout.map(super::http::client) {
+            Some(Ok(client)) => Some(client),
+            Some(Err(error)) => {
+                tracing::warn!(%error, "could not make another LLM client; sharing the least busy");
+                None
+            }
+            None => None,
+        };
         self.lease_roomy(made)
             .unwrap_or_else(|| self.lease_least_busy())
     }
