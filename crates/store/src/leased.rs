@@ -3,7 +3,7 @@
 
 use crate::sqlite::codec::from_json;
 use crate::{
-    Checkpoint, Lease, LeasedRun, RunOutcome, RunRecord, SecretCipher, StoreError, secrets,
+    Checkpoint, Lease, LeasedRun, RunOutcome, RunRecord, SecretCipher, Store, StoreError, secrets,
 };
 
 /// A leased run as stored: the request still sealed.
@@ -18,13 +18,13 @@ pub(crate) struct LeasedRow {
 
 /// A leased run whose stored request cannot be read. Such a run would be leased forever: the
 /// store finishes it as failed, saying why.
-pub(crate) struct Unreadable {
-    pub lease: Lease,
+struct Unreadable {
+    lease: Lease,
     why: String,
 }
 
 impl Unreadable {
-    pub(crate) fn outcome(&self) -> RunOutcome {
+    fn outcome(&self) -> RunOutcome {
         RunOutcome::Failed {
             error: forage_api::ErrorObject::new(format!(
                 "the run's stored request cannot be read: {}",
@@ -37,11 +37,26 @@ impl Unreadable {
 }
 
 impl LeasedRow {
-    /// The run for its worker; `Ok(Err(_))` when its request cannot be read.
-    pub(crate) fn open(
+    /// The run for its worker, or `None` when its request cannot be read: `store` (the store
+    /// that leased it) then finishes it as failed, saying why.
+    pub(crate) async fn open_or_fail(
         self,
         cipher: &SecretCipher,
-    ) -> Result<Result<LeasedRun, Unreadable>, StoreError> {
+        store: &dyn Store,
+    ) -> Result<Option<LeasedRun>, StoreError> {
+        match self.open(cipher)? {
+            Ok(run) => Ok(Some(run)),
+            Err(unreadable) => {
+                store
+                    .finish(&unreadable.lease, unreadable.outcome())
+                    .await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// The run for its worker; `Ok(Err(_))` when its request cannot be read.
+    fn open(self, cipher: &SecretCipher) -> Result<Result<LeasedRun, Unreadable>, StoreError> {
         let request = match secrets::open_request(
             cipher,
             &self.request,

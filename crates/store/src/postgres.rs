@@ -292,11 +292,8 @@ impl Store for PostgresStore {
             let Some(row) = leased else {
                 return Ok(None);
             };
-            match row.open(&self.cipher)? {
-                Ok(run) => return Ok(Some(run)),
-                Err(unreadable) => {
-                    self.finish(&unreadable.lease, unreadable.outcome()).await?;
-                }
+            if let Some(run) = row.open_or_fail(&self.cipher, self).await? {
+                return Ok(Some(run));
             }
         }
     }

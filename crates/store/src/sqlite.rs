@@ -34,7 +34,6 @@ use wal_checkpoint::WalCheckpointer;
 use writer::Writer;
 use writes::PreparedRun;
 
-use crate::leased::LeasedRow;
 use crate::outcome::PreparedOutcome;
 use crate::{
     AdmissionCounts, Checkpoint, Delivery, DeliveryRecord, DeliveryResult, EventRecord,
@@ -142,18 +141,6 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
-    /// A leased run opened for its worker; `None` when its request could not be read (the run
-    /// is then finished as failed, saying why).
-    async fn open_leased(&self, row: LeasedRow) -> Result<Option<LeasedRun>, StoreError> {
-        match row.open(&self.cipher)? {
-            Ok(run) => Ok(Some(run)),
-            Err(unreadable) => {
-                self.finish(&unreadable.lease, unreadable.outcome()).await?;
-                Ok(None)
-            }
-        }
-    }
-
     /// Encodes a new run for the writer (secrets sealed, JSON columns, webhook URL).
     fn prepare_run(&self, new: NewRun) -> Result<PreparedRun, StoreError> {
         let (request, secrets_sealed) = secrets::seal_request(&self.cipher, &new.request)?;
@@ -265,7 +252,7 @@ impl Store for SqliteStore {
             else {
                 return Ok(None);
             };
-            if let Some(leased) = self.open_leased(row).await? {
+            if let Some(leased) = row.open_or_fail(&self.cipher, self).await? {
                 return Ok(Some(leased));
             }
         }
@@ -285,7 +272,7 @@ impl Store for SqliteStore {
             .write(move |conn| writes::create_run_leased(conn, prepared, &worker, lease_for))
             .await?;
         let leased = match row {
-            Some(row) => self.open_leased(row).await?,
+            Some(row) => row.open_or_fail(&self.cipher, self).await?,
             None => None,
         };
         Ok((record, leased))

@@ -23,8 +23,7 @@ pub(crate) struct PreparedRun {
 }
 
 pub(crate) fn create_run(conn: &Connection, run: PreparedRun) -> WriteResult<RunRecord> {
-    let (record, _, notices) = insert_queued(conn, run)?;
-    Ok((record, notices))
+    insert_run(conn, run)
 }
 
 /// Creates a run and, when no other run is queued ahead of it, leases it to `worker` at once,
