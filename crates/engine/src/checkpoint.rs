@@ -4,6 +4,8 @@
 use std::sync::Mutex;
 
 use forage_api::RunEvent;
+use serde::Serialize;
+use serde_json::value::RawValue;
 
 use crate::events::EventSink;
 use crate::run_state::RunState;
@@ -32,7 +34,7 @@ impl<'a> Checkpointer<'a> {
 
     /// Takes the next version and the state it belongs to together (`encode` runs under the
     /// lock, so versions follow the order in which states were taken).
-    pub fn snapshot(&self, encode: impl FnOnce() -> serde_json::Value) -> (u64, serde_json::Value) {
+    pub fn snapshot(&self, encode: impl FnOnce() -> Box<RawValue>) -> (u64, Box<RawValue>) {
         let mut version = self.version.lock().unwrap_or_else(|p| p.into_inner());
         *version += 1;
         (*version, encode())
@@ -43,7 +45,12 @@ impl<'a> Checkpointer<'a> {
     }
 }
 
-/// The state as JSON (it is plain data, so this cannot fail in practice).
-pub fn encode(state: &RunState) -> serde_json::Value {
-    serde_json::to_value(state).unwrap_or(serde_json::Value::Null)
+/// The state as JSON text, encoded straight from the state (no JSON tree in between). It is
+/// plain data with text keys, so this cannot fail in practice; if it did, the checkpoint reads
+/// back as unusable and a resumed run starts over.
+pub fn encode(state: &impl Serialize) -> Box<RawValue> {
+    serde_json::value::to_raw_value(state).unwrap_or_else(|err| {
+        tracing::error!(error = %err, "could not encode a run's checkpoint");
+        RawValue::NULL.to_owned()
+    })
 }

@@ -11,8 +11,13 @@ pub trait EventSink: Send + Sync {
 
     /// Saves the run's state (`version` grows; an older one never replaces a newer one) and
     /// appends `events`, both or neither, so a resumed run neither repeats nor loses them.
-    /// Sinks that do not resume runs only emit the events.
-    async fn checkpoint(&self, version: u64, state: serde_json::Value, events: Vec<RunEvent>) {
+    /// `state` is the state's JSON text. Sinks that do not resume runs only emit the events.
+    async fn checkpoint(
+        &self,
+        version: u64,
+        state: Box<serde_json::value::RawValue>,
+        events: Vec<RunEvent>,
+    ) {
         let _ = (version, state);
         self.emit(events).await;
     }

@@ -69,8 +69,9 @@ pub struct RunJob {
     pub request: TaskRunCreate,
     /// The conversation of the interaction this run continues.
     pub previous_transcript: Option<serde_json::Value>,
-    /// Where an earlier attempt of this run got to: its last checkpoint's version and state.
-    pub resume: Option<(u64, serde_json::Value)>,
+    /// Where an earlier attempt of this run got to: its last checkpoint's version and state
+    /// (JSON text).
+    pub resume: Option<(u64, Box<serde_json::value::RawValue>)>,
 }
 
 /// How a run ended.
@@ -405,12 +406,16 @@ impl Engine {
                     ));
                 }
                 state.tool_calls_used += run_now.len() as u32;
+                // The reply and the announcement of its calls are saved in one checkpoint.
+                let mut events = vec![turn_event];
+                events.extend(run_now.iter().flat_map(|call| started_events(call, tools)));
                 state.batch = Some(Batch {
                     calls: run_now.to_vec(),
                     refused: over_budget.to_vec(),
+                    started: run_now.iter().map(|call| call.id.clone()).collect(),
                     ..Batch::default()
                 });
-                checkpoints.save(state, vec![turn_event]).await;
+                checkpoints.save(state, events).await;
                 continue;
             }
 
@@ -599,6 +604,7 @@ impl Engine {
         let recorder = BatchRecorder {
             state,
             batch: Mutex::new(batch),
+            web: tools.web,
             checkpoints,
             cancel,
         };
@@ -645,7 +651,8 @@ impl Engine {
             );
         }
         state.turn += 1;
-        checkpoints.save(state, Vec::new()).await;
+        // Not saved here: the last call's checkpoint holds the finished batch, which a resumed
+        // run adds to the conversation the same way; the next reply's checkpoint saves the rest.
     }
 }
 
@@ -654,6 +661,8 @@ struct BatchRecorder<'a> {
     /// The run's state apart from the batch (which is the field below while calls run).
     state: &'a RunState,
     batch: Mutex<Batch>,
+    /// The run's web tools, whose fetched pages are saved with each call.
+    web: &'a RunWeb,
     checkpoints: &'a Checkpointer<'a>,
     cancel: &'a CancellationToken,
 }
@@ -669,14 +678,8 @@ impl CallObserver for BatchRecorder<'_> {
         let (version, snapshot) = self.checkpoints.snapshot(|| {
             let mut batch = self.batch.lock().unwrap_or_else(|p| p.into_inner());
             batch.finished.push(outcome.clone());
-            let mut value = checkpoint::encode(self.state);
-            if let Some(object) = value.as_object_mut() {
-                object.insert(
-                    "batch".into(),
-                    serde_json::to_value(&*batch).unwrap_or_default(),
-                );
-            }
-            value
+            let fetched_pages = self.web.fetched_urls();
+            checkpoint::encode(&self.state.saved(Some(&batch), &fetched_pages))
         });
         let mut events: Vec<RunEvent> = outcome
             .trace
@@ -699,7 +702,7 @@ impl CallObserver for BatchRecorder<'_> {
 /// The state of an earlier attempt, when the run resumes from a checkpoint it can read.
 fn resumed_state(job: &RunJob) -> Option<(u64, RunState)> {
     let (version, state) = job.resume.as_ref()?;
-    match serde_json::from_value::<RunState>(state.clone()) {
+    match serde_json::from_str::<RunState>(state.get()) {
         Ok(state) => Some((*version, state)),
         Err(err) => {
             tracing::warn!(run_id = %job.run_id, error = %err, "the run's checkpoint cannot be read; starting the run over");
@@ -814,7 +817,7 @@ mod tests {
         async fn checkpoint(
             &self,
             _version: u64,
-            _state: serde_json::Value,
+            _state: Box<serde_json::value::RawValue>,
             _events: Vec<RunEvent>,
         ) {
             *self.checkpoints.lock().unwrap() += 1;
@@ -863,6 +866,7 @@ mod tests {
                 calls: vec![call()],
                 ..Batch::default()
             }),
+            web: &RunWeb::none(),
             checkpoints: &checkpoints,
             cancel: &cancel,
         };

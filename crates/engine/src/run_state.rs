@@ -3,12 +3,12 @@
 
 use forage_api::{McpToolCall, TokenUsage, Warning};
 use forage_llm::{ChatMessage, ToolCall};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::sources::Source;
 
-/// Everything the agent loop needs to carry on from where it stopped.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// Everything the agent loop needs to carry on from where it stopped. Saved as [`SavedState`].
+#[derive(Clone, Debug, Default, Deserialize)]
 pub struct RunState {
     /// The conversation so far (system prompt included).
     pub messages: Vec<ChatMessage>,
@@ -43,6 +43,84 @@ pub struct RunState {
     /// URLs `web_fetch` read (the page budget counts them, across a restart too).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fetched_pages: Vec<String>,
+}
+
+impl RunState {
+    /// The state as it is saved, with `batch` and `fetched_pages` in place of its own: while a
+    /// batch's calls run, the batch and the pages fetched live outside the state.
+    pub fn saved<'a>(
+        &'a self,
+        batch: Option<&'a Batch>,
+        fetched_pages: &'a [String],
+    ) -> SavedState<'a> {
+        // Every field is named (no `..`), so a new field cannot be left out of checkpoints.
+        let RunState {
+            messages,
+            trace,
+            sources,
+            warnings,
+            usage,
+            tool_calls_used,
+            turn,
+            repairs,
+            told_to_answer,
+            discovered,
+            batch: _,
+            final_answer,
+            planned,
+            self_checked,
+            draft_answer,
+            fetched_pages: _,
+        } = self;
+        SavedState {
+            messages,
+            trace,
+            sources,
+            warnings,
+            usage,
+            tool_calls_used: *tool_calls_used,
+            turn: *turn,
+            repairs: *repairs,
+            told_to_answer: *told_to_answer,
+            discovered: *discovered,
+            batch,
+            final_answer: final_answer.as_deref(),
+            planned: *planned,
+            self_checked: *self_checked,
+            draft_answer: draft_answer.as_deref(),
+            fetched_pages,
+        }
+    }
+}
+
+impl Serialize for RunState {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.saved(self.batch.as_ref(), &self.fetched_pages)
+            .serialize(serializer)
+    }
+}
+
+/// A [`RunState`] by reference, encoded straight to a checkpoint's JSON text (field for field
+/// what `RunState` reads back).
+#[derive(Serialize)]
+pub struct SavedState<'a> {
+    messages: &'a [ChatMessage],
+    trace: &'a [McpToolCall],
+    sources: &'a [Source],
+    warnings: &'a [Warning],
+    usage: &'a TokenUsage,
+    tool_calls_used: u32,
+    turn: u32,
+    repairs: u32,
+    told_to_answer: bool,
+    discovered: bool,
+    batch: Option<&'a Batch>,
+    final_answer: Option<&'a str>,
+    planned: bool,
+    self_checked: bool,
+    draft_answer: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    fetched_pages: &'a [String],
 }
 
 /// The tool calls of one LLM reply: those to make, those refused, and how far they got.
@@ -118,4 +196,104 @@ pub fn deserialize_read<'de, D: serde::Deserializer<'de>>(
         Stored::Text(text) => vec![Source::tool_output(text)],
         Stored::List(list) => list,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use forage_api::WarningKind;
+    use serde_json::Value;
+
+    use super::*;
+
+    fn call(id: &str) -> ToolCall {
+        ToolCall {
+            id: id.into(),
+            name: "crm__lookup".into(),
+            arguments: r#"{"q":"acme"}"#.into(),
+        }
+    }
+
+    fn trace(id: &str) -> McpToolCall {
+        McpToolCall {
+            tool_call_id: id.into(),
+            server_name: "crm".into(),
+            tool_name: "lookup".into(),
+            arguments: r#"{"q":"acme"}"#.into(),
+            content: Some("ACME Corp".into()),
+            error: Some(String::new()),
+            started_at: None,
+            duration_ms: Some(3),
+            content_bytes: Some(9),
+            truncated: Some(false),
+        }
+    }
+
+    fn batch() -> Batch {
+        Batch {
+            calls: vec![call("call-2"), call("call-3")],
+            refused: vec![call("call-4")],
+            started: vec!["call-2".into(), "call-3".into()],
+            finished: vec![CallOutcome {
+                call_id: "call-3".into(),
+                trace: Some(trace("call-3")),
+                message: ChatMessage::tool("call-3".to_owned(), "ACME Corp".to_owned()),
+                read: vec![Source::tool_output("ACME Corp".into())],
+                note: Some("looked up".into()),
+            }],
+        }
+    }
+
+    /// A state with no field left at its default.
+    fn full_state() -> RunState {
+        RunState {
+            messages: vec![
+                ChatMessage::system("be brief".to_owned()),
+                ChatMessage::user("who is acme?".to_owned()),
+            ],
+            trace: vec![trace("call-1")],
+            sources: vec![Source::tool_output("ACME Corp".into())],
+            warnings: vec![Warning::new(WarningKind::Warning, "slow tool")],
+            usage: TokenUsage {
+                input_tokens: 10,
+                output_tokens: 5,
+                llm_calls: 2,
+            },
+            tool_calls_used: 3,
+            turn: 2,
+            repairs: 1,
+            told_to_answer: true,
+            discovered: true,
+            batch: Some(batch()),
+            final_answer: Some("ACME is a company".into()),
+            planned: true,
+            self_checked: true,
+            draft_answer: Some("ACME".into()),
+            fetched_pages: vec!["https://acme.example/".into()],
+        }
+    }
+
+    fn json_of(value: &impl Serialize) -> Value {
+        serde_json::to_value(value).unwrap()
+    }
+
+    #[test]
+    fn a_saved_state_reads_back_field_for_field() {
+        let state = full_state();
+        let text = serde_json::to_string(&state).unwrap();
+        let back: RunState = serde_json::from_str(&text).unwrap();
+        assert_eq!(json_of(&back), json_of(&state));
+        assert_eq!(back.fetched_pages, state.fetched_pages);
+        assert_eq!(back.batch.unwrap().finished.len(), 1);
+    }
+
+    #[test]
+    fn a_state_saved_with_a_batch_in_progress_reads_back_with_that_batch() {
+        let whole = full_state();
+        let mut apart = whole.clone();
+        let batch = apart.batch.take().unwrap();
+        let pages = std::mem::take(&mut apart.fetched_pages);
+        let saved = serde_json::to_string(&apart.saved(Some(&batch), &pages)).unwrap();
+        let back: RunState = serde_json::from_str(&saved).unwrap();
+        assert_eq!(json_of(&back), json_of(&whole));
+    }
 }

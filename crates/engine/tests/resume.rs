@@ -165,3 +165,70 @@ async fn an_accepted_answer_ends_the_run_with_its_turn_and_is_not_asked_for_agai
     );
     assert_eq!(again, first);
 }
+
+#[tokio::test]
+async fn a_run_stopped_after_a_batchs_last_call_resumes_with_every_result_of_the_batch() {
+    let fixture = start_fixture().await;
+    let h = Harness::start().await;
+    let mut req = request(
+        r#"Count [[fake:call name=counter args={"key": "a"}]] [[fake:call name=counter args={"key": "b"}]] [[fake:call name=counter args={"key": "c"} turn=1]]"#,
+        "pro",
+        json_schema(
+            json!({"type": "object", "properties": {"result": {"type": "string"}}, "required": ["result"]}),
+        ),
+    );
+    req.mcp_servers = Some(vec![mcp_server("fixture", &fixture.url, &[])]);
+    let (outcome, sink) = h.run(req.clone()).await;
+    let (output, _, _) = completed(outcome);
+
+    // The first batch is finished in the checkpoint of its last call: that checkpoint is the
+    // only record of it until the next reply's, so a run that stops in between resumes there.
+    let saved = sink.saved.lock().unwrap().clone();
+    let states: Vec<(u64, RunState)> = saved
+        .iter()
+        .map(|(version, state)| (*version, serde_json::from_value(state.clone()).unwrap()))
+        .collect();
+    let at = states
+        .iter()
+        .position(|(_, state)| {
+            state
+                .batch
+                .as_ref()
+                .is_some_and(|b| b.calls.len() == 2 && b.finished.len() == 2)
+        })
+        .expect("a checkpoint with the first batch finished");
+    let next = &states[at + 1].1;
+    assert_eq!(
+        next.trace.len(),
+        2,
+        "the checkpoint after the finished batch is the next reply's"
+    );
+    assert!(next.batch.as_ref().is_some_and(|b| b.calls.len() == 1));
+
+    let (outcome, _) = h
+        .resume(req, None, Some(saved[at].clone()), CancellationToken::new())
+        .await;
+    let (again, _, _) = completed(outcome);
+    assert_eq!(fixture.counter("a"), 1, "a finished call was sent again");
+    assert_eq!(fixture.counter("b"), 1, "a finished call was sent again");
+    assert_eq!(
+        fixture.counter("c"),
+        2,
+        "the next turn's call is made again"
+    );
+    let tools = |output: &TaskOutput| -> Vec<String> {
+        let TaskOutput::Json { mcp_tool_calls, .. } = output else {
+            panic!("json output")
+        };
+        mcp_tool_calls
+            .iter()
+            .flatten()
+            .map(|c| c.arguments.clone())
+            .collect()
+    };
+    assert_eq!(
+        tools(&again),
+        [r#"{"key":"a"}"#, r#"{"key":"b"}"#, r#"{"key":"c"}"#]
+    );
+    assert_eq!(tools(&again), tools(&output));
+}

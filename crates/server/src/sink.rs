@@ -28,11 +28,16 @@ impl EventSink for StoreSink {
             .await;
     }
 
-    async fn checkpoint(&self, version: u64, state: serde_json::Value, events: Vec<RunEvent>) {
+    async fn checkpoint(
+        &self,
+        version: u64,
+        state: Box<serde_json::value::RawValue>,
+        events: Vec<RunEvent>,
+    ) {
         let checkpoint = Checkpoint { version, state };
         if let Err(err) = self
             .store
-            .save_checkpoint(&self.lease, &checkpoint, &events)
+            .save_checkpoint(&self.lease, checkpoint, events)
             .await
         {
             tracing::warn!(run_id = %self.lease.run_id, error = %err, "could not save the run's checkpoint");

@@ -101,8 +101,8 @@ pub trait Store: Send + Sync + 'static {
     async fn save_checkpoint(
         &self,
         lease: &Lease,
-        checkpoint: &Checkpoint,
-        events: &[RunEvent],
+        checkpoint: Checkpoint,
+        events: Vec<RunEvent>,
     ) -> Result<u64, StoreError>;
 
     /// Appends events to a run's log; returns the sequence number of the last one.

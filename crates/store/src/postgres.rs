@@ -335,13 +335,16 @@ impl Store for PostgresStore {
     async fn save_checkpoint(
         &self,
         lease: &Lease,
-        checkpoint: &Checkpoint,
-        events: &[RunEvent],
+        checkpoint: Checkpoint,
+        events: Vec<RunEvent>,
     ) -> Result<u64, StoreError> {
         let version = i64::try_from(checkpoint.version).unwrap_or(i64::MAX);
-        let state = to_json("run checkpoint", &checkpoint.state)?;
         write!(self, |tx| writes::save_checkpoint(
-            &tx, lease, version, &state, events
+            &tx,
+            lease,
+            version,
+            checkpoint.state.get(),
+            &events
         ))
     }
 

@@ -316,15 +316,14 @@ impl Store for SqliteStore {
     async fn save_checkpoint(
         &self,
         lease: &Lease,
-        checkpoint: &Checkpoint,
-        events: &[RunEvent],
+        checkpoint: Checkpoint,
+        events: Vec<RunEvent>,
     ) -> Result<u64, StoreError> {
         let lease = lease.clone();
         let version = i64::try_from(checkpoint.version).unwrap_or(i64::MAX);
-        let state = to_json("run checkpoint", &checkpoint.state)?;
-        let events = events.to_vec();
+        let state = checkpoint.state;
         self.writer
-            .write(move |conn| writes::save_checkpoint(conn, &lease, version, &state, &events))
+            .write(move |conn| writes::save_checkpoint(conn, &lease, version, state.get(), &events))
             .await
     }
 

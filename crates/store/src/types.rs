@@ -77,10 +77,11 @@ pub struct LeasedRun {
 
 /// The engine's state of a running run at one moment, saved as it goes so that the run can
 /// resume after a crash. Versions grow: an older checkpoint never replaces a newer one.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Checkpoint {
     pub version: u64,
-    pub state: serde_json::Value,
+    /// The state as JSON text, stored as it is.
+    pub state: Box<serde_json::value::RawValue>,
 }
 
 /// How a run ended.

@@ -296,7 +296,8 @@ async fn a_version_3_database_is_migrated_with_everything_in_it() {
     assert_eq!(resumed.record.id, b);
     let checkpoint = resumed.checkpoint.expect("B's checkpoint");
     assert_eq!(checkpoint.version, 4);
-    assert_eq!(checkpoint.state, json!({"turns": 2}));
+    let state: serde_json::Value = serde_json::from_str(checkpoint.state.get()).unwrap();
+    assert_eq!(state, json!({"turns": 2}));
     assert_eq!(
         resumed.request.mcp_header_secrets()["crm"]["Authorization"],
         HEADER_SECRET

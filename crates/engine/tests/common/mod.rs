@@ -19,11 +19,14 @@ use forage_tools::NetworkPolicy;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-/// Records every event the engine emits, and the newest checkpoint it saved.
+/// Records every event the engine emits, and the checkpoints it saved.
 #[derive(Default)]
 pub struct RecordingSink {
     pub events: Mutex<Vec<RunEvent>>,
+    /// The newest checkpoint.
     pub checkpoint: Mutex<Option<(u64, Value)>>,
+    /// Every checkpoint, in the order they were saved.
+    pub saved: Mutex<Vec<(u64, Value)>>,
 }
 
 #[async_trait]
@@ -32,7 +35,14 @@ impl EventSink for RecordingSink {
         self.events.lock().unwrap().extend(events);
     }
 
-    async fn checkpoint(&self, version: u64, state: Value, events: Vec<RunEvent>) {
+    async fn checkpoint(
+        &self,
+        version: u64,
+        state: Box<serde_json::value::RawValue>,
+        events: Vec<RunEvent>,
+    ) {
+        let state: Value = serde_json::from_str(state.get()).expect("a checkpoint is JSON");
+        self.saved.lock().unwrap().push((version, state.clone()));
         {
             let mut saved = self.checkpoint.lock().unwrap();
             if saved.as_ref().is_none_or(|(v, _)| *v < version) {
@@ -138,7 +148,9 @@ impl Harness {
             processor: request.processor.parse::<Processor>().unwrap(),
             request,
             previous_transcript,
-            resume: checkpoint,
+            resume: checkpoint.map(|(version, state)| {
+                (version, serde_json::value::to_raw_value(&state).unwrap())
+            }),
         };
         let outcome = self.engine.execute(job, sink.clone(), cancel).await;
         // The answering turn's events come with the outcome; a store records them with it.
