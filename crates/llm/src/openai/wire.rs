@@ -1,93 +1,170 @@
 //! Builds the OpenAI chat-completions request body from a provider-neutral `ChatRequest`.
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
-use crate::{ChatMessage, ChatRequest};
+use crate::{ChatMessage, ChatRequest, ToolCall, ToolSpec};
 
-/// The JSON body of `POST /chat/completions`.
-pub(crate) fn request_body(request: &ChatRequest, stream: bool) -> Value {
-    let mut body = Map::new();
-    body.insert("model".into(), json!(request.model));
-    body.insert(
-        "messages".into(),
-        Value::Array(request.messages.iter().map(message).collect()),
-    );
-    if !request.tools.is_empty() {
-        let tools = request
-            .tools
-            .iter()
-            .map(|t| {
-                json!({
-                    "type": "function",
-                    "function": {
-                        "name": t.name,
-                        "description": t.description,
-                        "parameters": t.parameters,
-                    }
-                })
-            })
-            .collect();
-        body.insert("tools".into(), Value::Array(tools));
-    }
-    if let Some(format) = &request.response_format {
-        body.insert(
-            "response_format".into(),
-            json!({
-                "type": "json_schema",
-                "json_schema": { "name": format.name, "schema": format.schema, "strict": false }
-            }),
-        );
-    }
-    if let Some(max) = request.max_output_tokens {
-        body.insert("max_tokens".into(), json!(max));
-    }
-    if let Some(t) = request.temperature {
-        body.insert("temperature".into(), json!(t));
-    }
-    if stream {
-        body.insert("stream".into(), json!(true));
-        body.insert("stream_options".into(), json!({ "include_usage": true }));
-    }
-    Value::Object(body)
+/// The JSON body of `POST /chat/completions`, borrowing the request: it is encoded straight
+/// to bytes, with no JSON tree of the conversation in between.
+#[derive(Serialize)]
+pub(crate) struct RequestBody<'a> {
+    model: &'a str,
+    messages: Vec<Message<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<Tool<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<Format<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
 }
 
-fn message(message: &ChatMessage) -> Value {
+#[derive(Serialize)]
+#[serde(tag = "role", rename_all = "lowercase")]
+enum Message<'a> {
+    System {
+        content: &'a str,
+    },
+    User {
+        content: &'a str,
+    },
+    Assistant {
+        content: Option<&'a str>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        tool_calls: Vec<Call<'a>>,
+    },
+    Tool {
+        tool_call_id: &'a str,
+        content: &'a str,
+    },
+}
+
+#[derive(Serialize)]
+struct Call<'a> {
+    id: &'a str,
+    r#type: &'static str,
+    function: CallFunction<'a>,
+}
+
+#[derive(Serialize)]
+struct CallFunction<'a> {
+    name: &'a str,
+    arguments: &'a str,
+}
+
+#[derive(Serialize)]
+struct Tool<'a> {
+    r#type: &'static str,
+    function: ToolFunction<'a>,
+}
+
+#[derive(Serialize)]
+struct ToolFunction<'a> {
+    name: &'a str,
+    description: &'a str,
+    parameters: &'a Value,
+}
+
+#[derive(Serialize)]
+struct Format<'a> {
+    r#type: &'static str,
+    json_schema: FormatSchema<'a>,
+}
+
+#[derive(Serialize)]
+struct FormatSchema<'a> {
+    name: &'a str,
+    schema: &'a Value,
+    strict: bool,
+}
+
+#[derive(Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+/// The body for `request` (asking for an event stream when `stream`).
+pub(crate) fn request_body(request: &ChatRequest, stream: bool) -> RequestBody<'_> {
+    RequestBody {
+        model: &request.model,
+        messages: request.messages.iter().map(message).collect(),
+        tools: request.tools.iter().map(tool).collect(),
+        response_format: request.response_format.as_ref().map(|format| Format {
+            r#type: "json_schema",
+            json_schema: FormatSchema {
+                name: &format.name,
+                schema: &format.schema,
+                strict: false,
+            },
+        }),
+        max_tokens: request.max_output_tokens,
+        temperature: request.temperature,
+        stream: stream.then_some(true),
+        stream_options: stream.then_some(StreamOptions {
+            include_usage: true,
+        }),
+    }
+}
+
+fn message(message: &ChatMessage) -> Message<'_> {
     match message {
-        ChatMessage::System { content } => json!({ "role": "system", "content": content }),
-        ChatMessage::User { content } => json!({ "role": "user", "content": content }),
+        ChatMessage::System { content } => Message::System { content },
+        ChatMessage::User { content } => Message::User { content },
         ChatMessage::Assistant {
             content,
             tool_calls,
-        } => {
-            let mut m = Map::new();
-            m.insert("role".into(), json!("assistant"));
-            m.insert("content".into(), json!(content));
-            if !tool_calls.is_empty() {
-                let calls = tool_calls
-                    .iter()
-                    .map(|c| {
-                        json!({
-                            "id": c.id,
-                            "type": "function",
-                            "function": { "name": c.name, "arguments": c.arguments },
-                        })
-                    })
-                    .collect();
-                m.insert("tool_calls".into(), Value::Array(calls));
-            }
-            Value::Object(m)
-        }
+        } => Message::Assistant {
+            content: content.as_deref(),
+            tool_calls: tool_calls.iter().map(call).collect(),
+        },
         ChatMessage::Tool {
             tool_call_id,
             content,
-        } => json!({ "role": "tool", "tool_call_id": tool_call_id, "content": content }),
+        } => Message::Tool {
+            tool_call_id,
+            content,
+        },
+    }
+}
+
+fn call(call: &ToolCall) -> Call<'_> {
+    Call {
+        id: &call.id,
+        r#type: "function",
+        function: CallFunction {
+            name: &call.name,
+            arguments: &call.arguments,
+        },
+    }
+}
+
+fn tool(spec: &ToolSpec) -> Tool<'_> {
+    Tool {
+        r#type: "function",
+        function: ToolFunction {
+            name: &spec.name,
+            description: &spec.description,
+            parameters: &spec.parameters,
+        },
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
-    use crate::{ResponseFormat, ToolCall, ToolSpec};
+    use crate::ResponseFormat;
+
+    fn request_body(request: &ChatRequest, stream: bool) -> Value {
+        serde_json::to_value(super::request_body(request, stream)).unwrap()
+    }
 
     #[test]
     fn produces_the_openai_wire_format() {
@@ -144,5 +221,71 @@ mod tests {
         assert!(body.get("tools").is_none());
         assert!(body.get("stream").is_none());
         assert!(body.get("response_format").is_none());
+    }
+
+    #[test]
+    fn the_whole_body_is_the_openai_wire_format() {
+        let request = ChatRequest {
+            model: "m".into(),
+            messages: vec![
+                ChatMessage::system("s"),
+                ChatMessage::user("u"),
+                ChatMessage::Assistant {
+                    content: Some("looking".into()),
+                    tool_calls: vec![ToolCall {
+                        id: "c1".into(),
+                        name: "f".into(),
+                        arguments: r#"{"q":1}"#.into(),
+                    }],
+                },
+                ChatMessage::tool("c1", "r"),
+                ChatMessage::Assistant {
+                    content: Some("done".into()),
+                    tool_calls: Vec::new(),
+                },
+            ],
+            tools: vec![ToolSpec {
+                name: "f".into(),
+                description: "d".into(),
+                parameters: json!({"type": "object", "properties": {"q": {"type": "integer"}}}),
+            }],
+            response_format: Some(ResponseFormat {
+                name: "out".into(),
+                schema: json!({"type": "object"}).into(),
+            }),
+            max_output_tokens: Some(100),
+            temperature: Some(0.5),
+        };
+        let text = String::from_utf8(
+            crate::transport::http::json_body(&super::request_body(&request, true)).to_vec(),
+        )
+        .unwrap();
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "model": "m",
+                "messages": [
+                    {"role": "system", "content": "s"},
+                    {"role": "user", "content": "u"},
+                    {"role": "assistant", "content": "looking", "tool_calls": [
+                        {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{\"q\":1}"}}
+                    ]},
+                    {"role": "tool", "tool_call_id": "c1", "content": "r"},
+                    {"role": "assistant", "content": "done"}
+                ],
+                "tools": [{"type": "function", "function": {
+                    "name": "f", "description": "d",
+                    "parameters": {"type": "object", "properties": {"q": {"type": "integer"}}}
+                }}],
+                "response_format": {"type": "json_schema", "json_schema": {
+                    "name": "out", "schema": {"type": "object"}, "strict": false
+                }},
+                "max_tokens": 100,
+                "temperature": 0.5,
+                "stream": true,
+                "stream_options": {"include_usage": true}
+            })
+        );
     }
 }

@@ -59,8 +59,9 @@ pub(crate) fn client(connect_timeout: Duration) -> Result<reqwest::Client, LlmEr
 }
 
 /// A request body encoded once, for every attempt to share.
-pub(crate) fn json_body(body: &serde_json::Value) -> bytes::Bytes {
-    bytes::Bytes::from(body.to_string())
+pub(crate) fn json_body(body: &impl serde::Serialize) -> bytes::Bytes {
+    // Plain data with text keys: encoding cannot fail.
+    bytes::Bytes::from(serde_json::to_vec(body).unwrap_or_default())
 }
 
 /// Sends `request` to `endpoint` (asking for an event stream when `stream`). A non-2xx answer
