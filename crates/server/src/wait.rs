@@ -2,42 +2,41 @@
 
 use std::time::Duration;
 
-use forage_api::RunId;
+use forage_api::{RunId, TaskOutput};
 use forage_store::{RunRecord, Store, StoreError};
 use tokio::time::Instant;
 
-use crate::signals::RunSignals;
+use crate::signals::RunWatch;
+
+/// A run's record, with its output when it was read with it.
+pub type Waited = (RunRecord, Option<TaskOutput>);
 
 /// The run once final, or its latest record when `timeout` passes first. `known` is the run's
-/// record as just read by the caller, if it has one (saves reading it again).
-/// `Ok(None)` when the run does not exist.
+/// record read after `watch` was made, so any change since that read wakes the watch: a run
+/// that is already final costs no read here. A completed run read here comes with its output.
+/// `Ok(None)` when the run no longer exists.
 pub async fn wait_until_final(
     store: &dyn Store,
-    signals: &RunSignals,
+    mut watch: RunWatch,
     id: &RunId,
-    known: Option<RunRecord>,
+    known: RunRecord,
     timeout: Duration,
-) -> Result<Option<RunRecord>, StoreError> {
-    if let Some(record) = &known
-        && record.status.is_final()
-    {
-        return Ok(known);
-    }
+) -> Result<Option<Waited>, StoreError> {
     let deadline = Instant::now() + timeout;
-    // Watch before reading: a change after the read wakes the watch.
-    let mut watch = signals.watch(id);
+    let mut latest = (known, None);
     loop {
-        let Some(record) = store.get_run(id).await? else {
-            return Ok(None);
-        };
-        if record.status.is_final() {
-            return Ok(Some(record));
+        if latest.0.status.is_final() {
+            return Ok(Some(latest));
         }
         if tokio::time::timeout_at(deadline, watch.changed())
             .await
             .is_err()
         {
-            return Ok(Some(record));
+            return Ok(Some(latest));
+        }
+        match store.get_run_with_output(id).await? {
+            Some(read) => latest = read,
+            None => return Ok(None),
         }
     }
 }

@@ -38,6 +38,22 @@ pub trait Store: Send + Sync + 'static {
     /// The output of a completed run.
     async fn get_output(&self, id: &RunId) -> Result<Option<TaskOutput>, StoreError>;
 
+    /// A run's record and, when it completed, its output: in one read where the store can.
+    async fn get_run_with_output(
+        &self,
+        id: &RunId,
+    ) -> Result<Option<(RunRecord, Option<TaskOutput>)>, StoreError> {
+        let Some(record) = self.get_run(id).await? else {
+            return Ok(None);
+        };
+        let output = if record.status == forage_api::RunStatus::Completed {
+            self.get_output(id).await?
+        } else {
+            None
+        };
+        Ok(Some((record, output)))
+    }
+
     /// An owner's runs, newest first.
     async fn list_runs(&self, owner: &str, query: &ListQuery)
     -> Result<Vec<RunRecord>, StoreError>;

@@ -217,6 +217,25 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn get_run_with_output(
+        &self,
+        id: &RunId,
+    ) -> Result<Option<(RunRecord, Option<TaskOutput>)>, StoreError> {
+        let id = id.clone();
+        self.read_short(move |conn| {
+            let Some(record) = reads::get_run(conn, &id)? else {
+                return Ok(None);
+            };
+            let output = if record.status == forage_api::RunStatus::Completed {
+                reads::get_output(conn, &id)?
+            } else {
+                None
+            };
+            Ok(Some((record, output)))
+        })
+        .await
+    }
+
     async fn list_runs(
         &self,
         owner: &str,

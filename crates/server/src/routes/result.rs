@@ -32,20 +32,26 @@ pub async fn result(
     ApiQuery(params): ApiQuery<ResultParams>,
 ) -> AppResult<Json<TaskRunResult>> {
     let timeout = wait_time(params.timeout)?;
+    // Watch before reading: a change after the read wakes the watch.
+    let watch = state.signals.watch(&id);
     let known = owned_run(state.store.as_ref(), &owner, &id).await?;
     let waited = tokio::select! {
-        waited = wait_until_final(state.store.as_ref(), &state.signals, &id, Some(known), timeout) => waited?,
+        waited = wait_until_final(state.store.as_ref(), watch, &id, known, timeout) => waited?,
         _ = state.closing.cancelled() => {
             let mut err = ApiError::unavailable("The server is shutting down; retry shortly");
             err.retry_after = Some(1);
             return Err(err.into());
         }
     };
-    let record = waited.ok_or_else(ApiError::run_not_found)?;
+    let (record, output) = waited.ok_or_else(ApiError::run_not_found)?;
     let detail = json!({"run_id": record.id, "status": record.status});
     match record.status {
         RunStatus::Completed => {
-            let output = state.store.get_output(&id).await?.ok_or_else(|| {
+            let output = match output {
+                Some(output) => Some(output),
+                None => state.store.get_output(&id).await?,
+            }
+            .ok_or_else(|| {
                 ApiError::internal("Internal error: the completed run has no stored output")
             })?;
             Ok(Json(TaskRunResult {

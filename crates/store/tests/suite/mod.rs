@@ -462,10 +462,24 @@ pub async fn finish_stores_the_result(store: Arc<dyn Store>) {
     assert_eq!(done.warnings, [early, late]);
     assert!(done.modified_at >= done.created_at);
     assert!(!done.to_task_run().is_active);
-    assert_eq!(store.get_run(&new.id).await.expect("get"), Some(done));
+    assert_eq!(
+        store.get_run(&new.id).await.expect("get"),
+        Some(done.clone())
+    );
     assert_eq!(
         store.get_output(&new.id).await.expect("output"),
         Some(output("3.1 trillion"))
+    );
+    assert_eq!(
+        store.get_run_with_output(&new.id).await.expect("get both"),
+        Some((done, Some(output("3.1 trillion"))))
+    );
+    assert_eq!(
+        store
+            .get_run_with_output(&RunId::generate())
+            .await
+            .expect("get both"),
+        None
     );
     let events = all_events(&store, &new.id).await;
     // The outcome's own events come just before the final status, in the same write.
@@ -497,6 +511,13 @@ pub async fn finish_stores_the_result(store: Arc<dyn Store>) {
     assert_eq!(failed.status, RunStatus::Failed);
     assert_eq!(failed.error, Some(error));
     assert_eq!(store.get_output(&failing.id).await.expect("output"), None);
+    assert_eq!(
+        store
+            .get_run_with_output(&failing.id)
+            .await
+            .expect("get both"),
+        Some((failed.clone(), None))
+    );
     let wire = serde_json::to_value(failed.to_task_run()).expect("wire");
     assert_eq!(wire["error"]["message"], "the model gave up");
     assert_eq!(wire["status"], "failed");
