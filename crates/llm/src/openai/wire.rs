@@ -12,7 +12,7 @@ pub(crate) struct RequestBody<'a> {
     model: &'a str,
     messages: Vec<Message<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    tools: Vec<Tool<'a>>,
+    tools: Vec<Function<'a, ToolFunction<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     response_format: Option<Format<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -37,7 +37,7 @@ enum Message<'a> {
     Assistant {
         content: Option<&'a str>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
-        tool_calls: Vec<Call<'a>>,
+        tool_calls: Vec<Function<'a, CallFunction<'a>>>,
     },
     Tool {
         tool_call_id: &'a str,
@@ -45,23 +45,19 @@ enum Message<'a> {
     },
 }
 
+/// `{"id"?, "type": "function", "function": …}`: a tool call (with its id) or a tool.
 #[derive(Serialize)]
-struct Call<'a> {
-    id: &'a str,
+struct Function<'a, T> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
     r#type: &'static str,
-    function: CallFunction<'a>,
+    function: T,
 }
 
 #[derive(Serialize)]
 struct CallFunction<'a> {
     name: &'a str,
     arguments: &'a str,
-}
-
-#[derive(Serialize)]
-struct Tool<'a> {
-    r#type: &'static str,
-    function: ToolFunction<'a>,
 }
 
 #[derive(Serialize)]
@@ -133,9 +129,9 @@ fn message(message: &ChatMessage) -> Message<'_> {
     }
 }
 
-fn call(call: &ToolCall) -> Call<'_> {
-    Call {
-        id: &call.id,
+fn call(call: &ToolCall) -> Function<'_, CallFunction<'_>> {
+    Function {
+        id: Some(&call.id),
         r#type: "function",
         function: CallFunction {
             name: &call.name,
@@ -144,8 +140,9 @@ fn call(call: &ToolCall) -> Call<'_> {
     }
 }
 
-fn tool(spec: &ToolSpec) -> Tool<'_> {
-    Tool {
+fn tool(spec: &ToolSpec) -> Function<'_, ToolFunction<'_>> {
+    Function {
+        id: None,
         r#type: "function",
         function: ToolFunction {
             name: &spec.name,
