@@ -64,6 +64,11 @@ pub struct RunWatch {
 }
 
 impl RunWatch {
+    /// The pulse as it is now.
+    pub fn now(&self) -> Pulse {
+        *self.rx.borrow()
+    }
+
     /// Waits for the next change and returns the pulse as it is then. Never returns once the
     /// store is gone (nothing will change any more).
     pub async fn changed(&mut self) -> Pulse {
