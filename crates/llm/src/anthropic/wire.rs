@@ -3,57 +3,87 @@
 //! `tool_use` / `tool_result` blocks, tools with `input_schema`, and the answer schema (which
 //! the stable API cannot enforce) described in the system text.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Value, json};
 
 use super::DEFAULT_MAX_TOKENS;
 use crate::schema_prompt::schema_instruction;
-use crate::{ChatMessage, ChatRequest, ToolCall};
+use crate::{ChatMessage, ChatRequest, ToolCall, ToolSpec};
 
 /// Text of the user turn sent when a conversation would otherwise not start with one.
 const OPENING: &str = "Begin.";
 /// Content of the `tool_result` sent for a call whose result the conversation lacks.
 const MISSING_RESULT: &str = "(no result was recorded for this tool call)";
 
-/// The JSON body of `POST /v1/messages`.
-pub(crate) fn request_body(request: &ChatRequest, stream: bool) -> Value {
-    let mut body = Map::new();
-    body.insert("model".into(), json!(request.model));
-    body.insert(
-        "max_tokens".into(),
-        json!(
-            request
-                .max_output_tokens
-                .unwrap_or(DEFAULT_MAX_TOKENS)
-                .max(1)
-        ),
-    );
-    if let Some(system) = system_text(request) {
-        body.insert("system".into(), json!(system));
+/// The JSON body of `POST /v1/messages`, borrowing the request where it can: it is encoded
+/// straight to bytes, with no JSON tree of the conversation in between.
+#[derive(Serialize)]
+pub(crate) struct RequestBody<'a> {
+    model: &'a str,
+    max_tokens: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system: Option<String>,
+    messages: Vec<Turn<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<Tool<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream: Option<bool>,
+}
+
+/// One turn: a role and its content blocks.
+#[derive(Serialize)]
+struct Turn<'a> {
+    role: &'static str,
+    content: Vec<Block<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Block<'a> {
+    Text {
+        text: Cow<'a, str>,
+    },
+    ToolUse {
+        id: &'a str,
+        name: &'a str,
+        input: Value,
+    },
+    ToolResult {
+        tool_use_id: &'a str,
+        /// Left out when empty (empty content is allowed only when left out).
+        #[serde(skip_serializing_if = "str::is_empty")]
+        content: &'a str,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        is_error: bool,
+    },
+}
+
+#[derive(Serialize)]
+struct Tool<'a> {
+    name: &'a str,
+    description: &'a str,
+    input_schema: Cow<'a, Value>,
+}
+
+/// The body for `request` (asking for an event stream when `stream`).
+pub(crate) fn request_body(request: &ChatRequest, stream: bool) -> RequestBody<'_> {
+    RequestBody {
+        model: &request.model,
+        max_tokens: request
+            .max_output_tokens
+            .unwrap_or(DEFAULT_MAX_TOKENS)
+            .max(1),
+        system: system_text(request),
+        messages: messages(&request.messages),
+        tools: request.tools.iter().map(tool).collect(),
+        temperature: request.temperature,
+        stream: stream.then_some(true),
     }
-    body.insert("messages".into(), Value::Array(messages(&request.messages)));
-    if !request.tools.is_empty() {
-        let tools = request
-            .tools
-            .iter()
-            .map(|t| {
-                json!({
-                    "name": t.name,
-                    "description": t.description,
-                    "input_schema": input_schema(&t.parameters),
-                })
-            })
-            .collect();
-        body.insert("tools".into(), Value::Array(tools));
-    }
-    if let Some(t) = request.temperature {
-        body.insert("temperature".into(), json!(t));
-    }
-    if stream {
-        body.insert("stream".into(), json!(true));
-    }
-    Value::Object(body)
 }
 
 /// Every system message, joined, plus the answer-format instruction.
@@ -72,28 +102,30 @@ fn system_text(request: &ChatRequest) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("\n\n"))
 }
 
-/// Tool input schemas must be objects of `"type": "object"`.
-fn input_schema(parameters: &Value) -> Value {
-    match parameters {
-        Value::Object(o) if o.contains_key("type") => parameters.clone(),
-        Value::Object(o) => {
-            let mut o = o.clone();
-            o.insert("type".into(), json!("object"));
-            Value::Object(o)
-        }
-        _ => json!({ "type": "object" }),
+fn tool(spec: &ToolSpec) -> Tool<'_> {
+    Tool {
+        name: &spec.name,
+        description: &spec.description,
+        input_schema: input_schema(&spec.parameters),
     }
 }
 
-/// One turn being built: a role and its content blocks.
-struct Turn {
-    role: &'static str,
-    blocks: Vec<Value>,
+/// Tool input schemas must be objects of `"type": "object"`.
+fn input_schema(parameters: &Value) -> Cow<'_, Value> {
+    match parameters {
+        Value::Object(o) if o.contains_key("type") => Cow::Borrowed(parameters),
+        Value::Object(o) => {
+            let mut o = o.clone();
+            o.insert("type".into(), json!("object"));
+            Cow::Owned(Value::Object(o))
+        }
+        _ => Cow::Owned(json!({ "type": "object" })),
+    }
 }
 
 /// The conversation as alternating turns (system messages left out: they go to `system`).
-fn messages(messages: &[ChatMessage]) -> Vec<Value> {
-    let mut turns: Vec<Turn> = Vec::new();
+fn messages(messages: &[ChatMessage]) -> Vec<Turn<'_>> {
+    let mut turns: Vec<Turn<'_>> = Vec::new();
     for message in messages {
         let (role, blocks) = match message {
             ChatMessage::System { .. } => continue,
@@ -108,14 +140,24 @@ fn messages(messages: &[ChatMessage]) -> Vec<Value> {
             ChatMessage::Tool {
                 tool_call_id,
                 content,
-            } => ("user", vec![tool_result(tool_call_id, content)]),
+            } => (
+                "user",
+                vec![Block::ToolResult {
+                    tool_use_id: tool_call_id,
+                    content,
+                    is_error: false,
+                }],
+            ),
         };
         if blocks.is_empty() {
             continue;
         }
         match turns.last_mut() {
-            Some(last) if last.role == role => last.blocks.extend(blocks),
-            _ => turns.push(Turn { role, blocks }),
+            Some(last) if last.role == role => last.content.extend(blocks),
+            _ => turns.push(Turn {
+                role,
+                content: blocks,
+            }),
         }
     }
     pair_tool_results(&mut turns);
@@ -124,123 +166,116 @@ fn messages(messages: &[ChatMessage]) -> Vec<Value> {
             0,
             Turn {
                 role: "user",
-                blocks: text_block(OPENING).into_iter().collect(),
+                content: text_block(OPENING).into_iter().collect(),
             },
         );
     }
     turns
-        .into_iter()
-        .map(|t| json!({ "role": t.role, "content": t.blocks }))
-        .collect()
 }
 
 /// Makes every user turn answer the `tool_use` blocks of the assistant turn before it, as the
 /// API requires: results first, one per call (a missing one is marked as missing), and a result
 /// with no call before it turned into text.
-fn pair_tool_results(turns: &mut [Turn]) {
-    let mut index = 0;
-    while index < turns.len() {
+fn pair_tool_results(turns: &mut [Turn<'_>]) {
+    for index in 0..turns.len() {
         if turns[index].role != "user" {
-            index += 1;
             continue;
         }
-        let called: Vec<String> = match index.checked_sub(1).map(|i| &turns[i]) {
-            Some(previous) => tool_use_ids(&previous.blocks),
+        let called: Vec<&str> = match index.checked_sub(1).map(|i| &turns[i]) {
+            Some(previous) => tool_use_ids(&previous.content),
             None => Vec::new(),
         };
-        let blocks = std::mem::take(&mut turns[index].blocks);
+        let blocks = std::mem::take(&mut turns[index].content);
         let mut results = Vec::new();
         let mut rest = Vec::new();
         let mut answered = HashSet::new();
         for block in blocks {
-            let id = (block["type"] == "tool_result")
-                .then(|| block["tool_use_id"].as_str().unwrap_or("").to_owned());
-            match id {
-                Some(id) if called.contains(&id) && answered.insert(id.clone()) => {
-                    results.push(block)
+            match block {
+                Block::ToolResult {
+                    tool_use_id,
+                    content,
+                    ..
+                } if !(called.contains(&tool_use_id) && answered.insert(tool_use_id)) => {
+                    rest.push(orphan_result_text(tool_use_id, content))
                 }
-                Some(id) => rest.push(orphan_result_text(&id, &block)),
-                None => rest.push(block),
+                block @ Block::ToolResult { .. } => results.push(block),
+                other => rest.push(other),
             }
         }
-        for id in &called {
+        for id in called {
             if !answered.contains(id) {
-                results.push(json!({
-                    "type": "tool_result",
-                    "tool_use_id": id,
-                    "content": MISSING_RESULT,
-                    "is_error": true,
-                }));
+                results.push(Block::ToolResult {
+                    tool_use_id: id,
+                    content: MISSING_RESULT,
+                    is_error: true,
+                });
             }
         }
         results.extend(rest);
-        turns[index].blocks = results;
-        index += 1;
+        turns[index].content = results;
     }
     // An assistant turn that called tools and ends the conversation needs no results; one
     // followed by another assistant turn cannot happen (same-role turns are merged).
 }
 
-fn tool_use_ids(blocks: &[Value]) -> Vec<String> {
+fn tool_use_ids<'a>(blocks: &[Block<'a>]) -> Vec<&'a str> {
     blocks
         .iter()
-        .filter(|b| b["type"] == "tool_use")
-        .filter_map(|b| b["id"].as_str().map(str::to_owned))
+        .filter_map(|block| match block {
+            Block::ToolUse { id, .. } => Some(*id),
+            _ => None,
+        })
         .collect()
 }
 
 /// A tool result that answers no call of the turn before, as plain text.
-fn orphan_result_text(id: &str, block: &Value) -> Value {
-    let content = block["content"].as_str().unwrap_or("");
-    json!({ "type": "text", "text": format!("Result of tool call {id}:\n{content}") })
+fn orphan_result_text<'a>(id: &str, content: &str) -> Block<'a> {
+    Block::Text {
+        text: Cow::Owned(format!("Result of tool call {id}:\n{content}")),
+    }
 }
 
 /// A text block, or none for empty text (the API refuses empty text blocks).
-fn text_block(text: &str) -> Option<Value> {
-    (!text.trim().is_empty()).then(|| json!({ "type": "text", "text": text }))
+fn text_block(text: &str) -> Option<Block<'_>> {
+    (!text.trim().is_empty()).then_some(Block::Text {
+        text: Cow::Borrowed(text),
+    })
 }
 
-fn assistant_blocks(content: Option<&str>, tool_calls: &[ToolCall]) -> Vec<Value> {
-    let mut blocks: Vec<Value> = content.and_then(text_block).into_iter().collect();
+fn assistant_blocks<'a>(content: Option<&'a str>, tool_calls: &'a [ToolCall]) -> Vec<Block<'a>> {
+    let mut blocks: Vec<Block<'a>> = content.and_then(text_block).into_iter().collect();
     for call in tool_calls {
         let input = match call.parsed_arguments() {
             Ok(value @ Value::Object(_)) => value,
             _ => {
                 // The model wrote arguments that are not a JSON object: the call goes out with
                 // `{}` and what it wrote stays visible as text.
-                blocks.push(json!({
-                    "type": "text",
-                    "text": format!(
+                blocks.push(Block::Text {
+                    text: Cow::Owned(format!(
                         "(the arguments of tool call {} to {} were not a JSON object: {})",
                         call.id, call.name, call.arguments
-                    ),
-                }));
+                    )),
+                });
                 json!({})
             }
         };
-        blocks.push(json!({
-            "type": "tool_use",
-            "id": call.id,
-            "name": call.name,
-            "input": input,
-        }));
+        blocks.push(Block::ToolUse {
+            id: &call.id,
+            name: &call.name,
+            input,
+        });
     }
     blocks
-}
-
-fn tool_result(tool_call_id: &str, content: &str) -> Value {
-    let mut block = json!({ "type": "tool_result", "tool_use_id": tool_call_id });
-    // Empty content is allowed only when left out.
-    if !content.is_empty() {
-        block["content"] = json!(content);
-    }
-    block
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ResponseFormat, ToolSpec};
+    use crate::ResponseFormat;
+
+    fn request_body(request: &ChatRequest, stream: bool) -> Value {
+        serde_json::to_value(super::request_body(request, stream)).unwrap()
+    }
 
     fn call(id: &str, arguments: &str) -> ToolCall {
         ToolCall {
@@ -344,5 +379,63 @@ mod tests {
             .as_array()
             .unwrap()
             .clone()
+    }
+
+    #[test]
+    fn the_whole_body_is_the_anthropic_wire_format() {
+        let request = ChatRequest {
+            model: "claude".into(),
+            messages: vec![
+                ChatMessage::system("be brief"),
+                ChatMessage::user("q"),
+                ChatMessage::Assistant {
+                    content: Some("looking".into()),
+                    tool_calls: vec![call("a", r#"{"q":"x"}"#), call("b", "{}")],
+                },
+                ChatMessage::tool("a", "ra"),
+                ChatMessage::tool("zzz", "stray"),
+                ChatMessage::tool("c", ""),
+            ],
+            tools: vec![ToolSpec {
+                name: "search".into(),
+                description: "web".into(),
+                parameters: json!({"type": "object", "properties": {"q": {"type": "string"}}}),
+            }],
+            response_format: None,
+            max_output_tokens: Some(100),
+            temperature: Some(0.5),
+        };
+        let text = String::from_utf8(
+            crate::transport::http::json_body(&super::request_body(&request, true)).to_vec(),
+        )
+        .unwrap();
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "model": "claude",
+                "max_tokens": 100,
+                "system": "be brief",
+                "messages": [
+                    {"role": "user", "content": [{"type": "text", "text": "q"}]},
+                    {"role": "assistant", "content": [
+                        {"type": "text", "text": "looking"},
+                        {"type": "tool_use", "id": "a", "name": "search", "input": {"q": "x"}},
+                        {"type": "tool_use", "id": "b", "name": "search", "input": {}}
+                    ]},
+                    {"role": "user", "content": [
+                        {"type": "tool_result", "tool_use_id": "a", "content": "ra"},
+                        {"type": "tool_result", "tool_use_id": "b",
+                         "content": MISSING_RESULT, "is_error": true},
+                        {"type": "text", "text": "Result of tool call zzz:\nstray"},
+                        {"type": "text", "text": "Result of tool call c:\n"}
+                    ]}
+                ],
+                "tools": [{"name": "search", "description": "web",
+                           "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}}}],
+                "temperature": 0.5,
+                "stream": true
+            })
+        );
     }
 }
