@@ -253,11 +253,7 @@ mod tests {
             max_output_tokens: Some(100),
             temperature: Some(0.5),
         };
-        let text = String::from_utf8(
-            crate::transport::http::json_body(&super::request_body(&request, true)).to_vec(),
-        )
-        .unwrap();
-        let body: Value = serde_json::from_str(&text).unwrap();
+        let body = crate::transport::http::sent_json(&super::request_body(&request, true));
         assert_eq!(
             body,
             json!({

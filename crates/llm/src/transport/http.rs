@@ -64,6 +64,12 @@ pub(crate) fn json_body(body: &impl serde::Serialize) -> bytes::Bytes {
     bytes::Bytes::from(serde_json::to_vec(body).unwrap_or_default())
 }
 
+/// The JSON a body goes out as (for tests of the providers' wire formats).
+#[cfg(test)]
+pub(crate) fn sent_json(body: &impl serde::Serialize) -> serde_json::Value {
+    serde_json::from_slice(&json_body(body)).expect("a request body is JSON")
+}
+
 /// Sends `request` to `endpoint` (asking for an event stream when `stream`). A non-2xx answer
 /// fails with `status_error`'s verdict on its status, `Retry-After` and first
 /// [`MAX_ERROR_BODY`] bytes.
