@@ -159,8 +159,9 @@ mod tests {
     use super::*;
     use crate::ResponseFormat;
 
+    /// The body for `request` as it goes out.
     fn request_body(request: &ChatRequest, stream: bool) -> Value {
-        serde_json::to_value(super::request_body(request, stream)).unwrap()
+        crate::transport::http::sent_json(&super::request_body(request, stream))
     }
 
     #[test]
@@ -253,7 +254,7 @@ mod tests {
             max_output_tokens: Some(100),
             temperature: Some(0.5),
         };
-        let body = crate::transport::http::sent_json(&super::request_body(&request, true));
+        let body = request_body(&request, true);
         assert_eq!(
             body,
             json!({

@@ -28,6 +28,15 @@ struct Counted {
     in_flight: AtomicUsize,
 }
 
+impl Counted {
+    fn new(client: reqwest::Client) -> Arc<Counted> {
+        Arc::new(Counted {
+            client,
+            in_flight: AtomicUsize::new(0),
+        })
+    }
+}
+
 /// One call's client; the call counts against it until this is dropped.
 pub(crate) struct ClientLease {
     counted: Arc<Counted>,
@@ -65,10 +74,7 @@ impl Clients {
 
     fn with(client: reqwest::Client, connect_timeout: Option<Duration>) -> Clients {
         Clients {
-            first: Arc::new(Counted {
-                client,
-                in_flight: AtomicUsize::new(0),
-            }),
+            first: Counted::new(client),
             more: Mutex::new(Vec::new()),
             connect_timeout,
         }
@@ -103,10 +109,7 @@ impl Clients {
         let counted = match (roomy, made) {
             (Some(counted), _) => counted,
             (None, Some(client)) => {
-                let counted = Arc::new(Counted {
-                    client,
-                    in_flight: AtomicUsize::new(0),
-                });
+                let counted = Counted::new(client);
                 more.push(counted.clone());
                 counted
             }
