@@ -7,10 +7,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use forage_api::ApiError;
-use forage_store::Store;
+use forage_store::{CapReached, RunCaps};
 
 use crate::auth::Owner;
-use crate::error::AppError;
 
 /// How long a client is told to wait when a run cap is reached (runs take a while to finish).
 const RUN_CAP_RETRY_SECS: u64 = 5;
@@ -81,51 +80,38 @@ impl Admission {
         Err(rate_limited(per_minute, wait))
     }
 
-    /// Whether `owner` may queue `count` more runs: 429 past the key's cap, 503 past the
-    /// queue's.
-    pub async fn admit_runs(
-        &self,
-        store: &dyn Store,
-        owner: &Owner,
-        count: u64,
-    ) -> Result<(), AppError> {
-        let AdmissionLimits {
-            max_active_runs_per_key: per_key,
-            max_queued_runs: queue,
-            ..
-        } = self.limits;
-        if per_key == 0 && queue == 0 {
-            return Ok(());
+    /// The caps new runs must stay within; the store checks them in the write that creates
+    /// the runs, and a refusal comes back as [`refusal`].
+    pub fn run_caps(&self) -> RunCaps {
+        let bound = |max: u64| (max > 0).then_some(max);
+        RunCaps {
+            per_owner: bound(self.limits.max_active_runs_per_key),
+            queued: bound(self.limits.max_queued_runs),
         }
-        let counts = store.admission_counts(&owner.0).await?;
-        if per_key > 0 && counts.owner_active + count > per_key {
-            let mut err = ApiError::new(
-                429,
-                format!(
-                    "Too many requests: this API key has {} unfinished runs and may have at most {per_key} \
-                     (limits.max_active_runs_per_key); retry when some have finished",
-                    counts.owner_active
-                ),
-            );
-            err.retry_after = Some(RUN_CAP_RETRY_SECS);
-            return Err(err.into());
-        }
-        if queue > 0 && counts.queued + count > queue {
-            tracing::warn!(
-                queued = counts.queued,
-                limit = queue,
-                "run queue full; refusing new runs"
-            );
-            let mut err = ApiError::unavailable(format!(
-                "Service unavailable: the run queue is full ({} runs waiting, at most {queue}: \
-                 limits.max_queued_runs); retry shortly",
-                counts.queued
-            ));
-            err.retry_after = Some(RUN_CAP_RETRY_SECS);
-            return Err(err.into());
-        }
-        Ok(())
     }
+}
+
+/// What a client is told when creating its runs would go past a cap: 429 past the key's cap,
+/// 503 past the queue's.
+pub fn refusal(cap: CapReached) -> ApiError {
+    let mut err = match cap {
+        CapReached::PerOwner { active, max } => ApiError::new(
+            429,
+            format!(
+                "Too many requests: this API key has {active} unfinished runs and may have at most {max} \
+                 (limits.max_active_runs_per_key); retry when some have finished"
+            ),
+        ),
+        CapReached::Queue { queued, max } => {
+            tracing::warn!(queued, limit = max, "run queue full; refusing new runs");
+            ApiError::unavailable(format!(
+                "Service unavailable: the run queue is full ({queued} runs waiting, at most {max}: \
+                 limits.max_queued_runs); retry shortly"
+            ))
+        }
+    };
+    err.retry_after = Some(RUN_CAP_RETRY_SECS);
+    err
 }
 
 fn rate_limited(per_minute: u32, wait_secs: u64) -> ApiError {

@@ -11,10 +11,6 @@ use crate::state::AppState;
 /// Validates `body` and queues the run for `owner`.
 pub async fn create_run(state: &AppState, owner: &Owner, body: &[u8]) -> Result<TaskRun, AppError> {
     let validated = parse_create(body, &state.limits, &state.unsupported)?;
-    state
-        .admission
-        .admit_runs(state.store.as_ref(), owner, 1)
-        .await?;
     let id = RunId::generate();
     let interaction_id = match &validated.request.previous_interaction_id {
         Some(previous) => {
@@ -43,10 +39,12 @@ pub async fn create_run(state: &AppState, owner: &Owner, body: &[u8]) -> Result<
         warnings: validated.warnings,
         created_at: chrono::Utc::now(),
     };
-    // An idle worker gets the run in the write that creates it.
+    // The caps are checked in the write that creates the run, and an idle worker gets the
+    // run in that write too.
+    let caps = state.admission.run_caps();
     let record = match state.idle_workers.take() {
-        Some(handoff) => handoff.create(state.store.clone(), new).await?,
-        None => state.store.create_run(new).await?,
+        Some(handoff) => handoff.create(state.store.clone(), new, caps).await?,
+        None => state.store.create_run_within(new, caps).await?,
     };
     tracing::info!(run_id = %record.id, processor = %record.processor, "run created");
     Ok(record.to_task_run())

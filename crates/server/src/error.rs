@@ -18,6 +18,9 @@ impl From<ApiError> for AppError {
 
 impl From<StoreError> for AppError {
     fn from(err: StoreError) -> Self {
+        if let StoreError::CapReached(cap) = err {
+            return AppError(crate::admission::refusal(cap));
+        }
         let api = ApiError::internal("Internal error: the run store failed; try again");
         let ref_id = api.to_response().error.ref_id;
         tracing::error!(error = %err, %ref_id, "store error");

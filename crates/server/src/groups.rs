@@ -156,12 +156,11 @@ pub async fn add_runs(
     if !errors.is_empty() {
         return Err(validation(errors).into());
     }
-    state
-        .admission
-        .admit_runs(state.store.as_ref(), owner, runs.len() as u64)
-        .await?;
     let run_ids: Vec<String> = runs.iter().map(|r| r.id.to_string()).collect();
-    let group = state.store.add_group_runs(id, runs).await?;
+    let group = state
+        .store
+        .add_group_runs(id, runs, state.admission.run_caps())
+        .await?;
     tracing::info!(taskgroup_id = %id, added = run_ids.len(), "runs added to task group");
     Ok(TaskGroupRunResponse {
         run_ids,

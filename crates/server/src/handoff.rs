@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use forage_store::{LeasedRun, NewRun, RunRecord, Store, StoreError};
+use forage_store::{LeasedRun, NewRun, RunCaps, RunRecord, Store, StoreError};
 use tokio::sync::oneshot;
 
 /// The workers that found the queue empty and wait, most recently idle last.
@@ -90,10 +90,15 @@ impl Handoff {
     /// over. Runs to the end on its own task: a client that goes away meanwhile must not leave
     /// the run leased to a worker that never hears of it. Without the lease (a run is queued
     /// ahead), the worker hears there is no run and the queue's notice wakes a worker.
-    pub async fn create(self, store: Arc<dyn Store>, new: NewRun) -> Result<RunRecord, StoreError> {
+    pub async fn create(
+        self,
+        store: Arc<dyn Store>,
+        new: NewRun,
+        caps: RunCaps,
+    ) -> Result<RunRecord, StoreError> {
         tokio::spawn(async move {
             let (record, leased) = store
-                .create_run_leased(new, &self.worker, self.lease)
+                .create_run_leased(new, caps, &self.worker, self.lease)
                 .await?;
             if let Some(leased) = leased {
                 self.give(leased, store.as_ref()).await;
@@ -175,7 +180,11 @@ mod tests {
         let ticket = idle.wait("w-a", Duration::from_secs(30));
         let new = new_run();
         let id = new.id.clone();
-        let record = idle.take().expect("taken").create(store, new).await;
+        let record = idle
+            .take()
+            .expect("taken")
+            .create(store, new, RunCaps::NONE)
+            .await;
         assert_eq!(record.expect("created").id, id);
         let run = ticket.run.await.expect("handed over");
         assert_eq!(run.record.id, id);
@@ -190,7 +199,10 @@ mod tests {
         let ticket = idle.wait("w-a", Duration::from_secs(30));
         let new = new_run();
         let id = new.id.clone();
-        let creating = idle.take().expect("taken").create(store, new);
+        let creating = idle
+            .take()
+            .expect("taken")
+            .create(store, new, RunCaps::NONE);
         // Polled once (the write starts), then dropped as a disconnected client's handler is.
         let _ = tokio::time::timeout(Duration::ZERO, creating).await;
         let run = ticket.run.await.expect("handed over all the same");
@@ -207,7 +219,10 @@ mod tests {
         drop(ticket);
         let new = new_run();
         let id = new.id.clone();
-        handoff.create(store.clone(), new).await.expect("created");
+        handoff
+            .create(store.clone(), new, RunCaps::NONE)
+            .await
+            .expect("created");
         let run = store.get_run(&id).await.expect("get").expect("run");
         assert_eq!(run.status, forage_api::RunStatus::Queued);
         let again = store

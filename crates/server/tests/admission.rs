@@ -168,6 +168,42 @@ async fn unfinished_runs_are_capped_per_key() {
     assert_eq!(status, 202, "{run}");
 }
 
+/// Many creates at once cannot together go past the cap: exactly as many runs as it allows
+/// are created, and every other create is refused.
+#[tokio::test]
+async fn creates_at_the_same_time_cannot_overshoot_the_cap() {
+    let server = common::start_with(&[KEY_A], |c| {
+        c.limits.max_active_runs_per_key = 3;
+    })
+    .await;
+    let server = std::sync::Arc::new(server);
+    let creates: Vec<_> = (0..24)
+        .map(|_| {
+            let server = server.clone();
+            tokio::spawn(async move {
+                send(
+                    &server,
+                    reqwest::Method::POST,
+                    KEY_A,
+                    "/v1/tasks/runs",
+                    Some(&stalled()),
+                )
+                .await
+                .status()
+                .as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for create in creates {
+        statuses.push(create.await.unwrap());
+    }
+    let created = statuses.iter().filter(|s| **s == 202).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((created, refused), (3, 21), "{statuses:?}");
+    assert_eq!(run_count(&server, KEY_A).await, 3);
+}
+
 #[tokio::test]
 async fn a_full_queue_answers_503_and_loses_nothing() {
     let server = common::start_with(&[KEY_A], |c| {

@@ -1,5 +1,7 @@
 //! Store errors.
 
+use crate::CapReached;
+
 /// A store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -17,4 +19,6 @@ pub enum StoreError {
     Secrets(String),
     #[error("the database is closed")]
     Closed,
+    #[error("not created: {0}")]
+    CapReached(CapReached),
 }

@@ -27,8 +27,15 @@ use forage_api::{InteractionId, RunEvent, RunId, TaskOutput, TaskRunCreate};
 /// so the event log and the run never disagree.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Inserts a queued run with its request (MCP header values encrypted at rest).
-    async fn create_run(&self, new: NewRun) -> Result<RunRecord, StoreError>;
+    /// Inserts a queued run with its request (MCP header values encrypted at rest), if the
+    /// owner's unfinished runs and the queue stay within `caps`; else `Err(CapReached)`, and
+    /// nothing is created. The caps are checked in the write that inserts the run.
+    async fn create_run_within(&self, new: NewRun, caps: RunCaps) -> Result<RunRecord, StoreError>;
+
+    /// [`Store::create_run_within`] with no caps.
+    async fn create_run(&self, new: NewRun) -> Result<RunRecord, StoreError> {
+        self.create_run_within(new, RunCaps::NONE).await
+    }
 
     async fn get_run(&self, id: &RunId) -> Result<Option<RunRecord>, StoreError>;
 
@@ -74,7 +81,7 @@ pub trait Store: Send + Sync + 'static {
         lease_for: Duration,
     ) -> Result<Option<LeasedRun>, StoreError>;
 
-    /// Creates a run as `create_run` does and, where the store can, leases it to `worker` in the
+    /// Creates a run as `create_run_within` does and, where the store can, leases it to `worker` in the
     /// same write when no other run is queued ahead of it (queue order holds): the hand-off to
     /// an idle worker then costs no second write. Returns the run as created (queued) and the
     /// leased run, or `None` when it was left queued (and announced with `Notice::RunQueued`);
@@ -82,10 +89,11 @@ pub trait Store: Send + Sync + 'static {
     async fn create_run_leased(
         &self,
         new: NewRun,
+        caps: RunCaps,
         _worker: &str,
         _lease_for: Duration,
     ) -> Result<(RunRecord, Option<LeasedRun>), StoreError> {
-        Ok((self.create_run(new).await?, None))
+        Ok((self.create_run_within(new, caps).await?, None))
     }
 
     /// Extends a lease. `false` when the lease was lost (expired and taken by another worker).
@@ -148,9 +156,6 @@ pub trait Store: Send + Sync + 'static {
     /// Counts of runs by status, for health and progress displays.
     async fn queue_depth(&self) -> Result<QueueDepth, StoreError>;
 
-    /// The owner's unfinished runs and the queue's length, read together (admission control).
-    async fn admission_counts(&self, owner: &str) -> Result<AdmissionCounts, StoreError>;
-
     // ---- Task groups -------------------------------------------------------------------------
     //
     // Every status change of a member run (its creation as `queued`, lease to `running`, release
@@ -180,11 +185,13 @@ pub trait Store: Send + Sync + 'static {
     /// in one transaction: all or none. `num_runs` and the `queued` count grow by `runs.len()`
     /// and one `queued` group event per run is appended. Returns the group afterwards.
     /// `Err(NotFound)` when the group does not exist; `Err(Duplicate)` when a run id exists.
-    /// The caller gives each run the group's owner.
+    /// The caller gives each run the group's owner. `Err(CapReached)` when adding them all
+    /// would go past `caps`.
     async fn add_group_runs(
         &self,
         _id: &str,
         _runs: Vec<NewRun>,
+        _caps: RunCaps,
     ) -> Result<GroupRecord, StoreError> {
         Err(unsupported("add_group_runs"))
     }

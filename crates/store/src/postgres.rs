@@ -33,9 +33,9 @@ use errors::{from_pg, from_pool};
 use writes::PreparedRun;
 
 use crate::{
-    AdmissionCounts, Checkpoint, Delivery, DeliveryRecord, DeliveryResult, EventRecord,
-    GroupEventRecord, GroupRecord, GroupRun, GroupRunsQuery, Lease, LeasedRun, ListQuery, NewGroup,
-    NewRun, Notice, QueueDepth, RunOutcome, RunRecord, SecretCipher, Store, StoreError,
+    Checkpoint, Delivery, DeliveryRecord, DeliveryResult, EventRecord, GroupEventRecord,
+    GroupRecord, GroupRun, GroupRunsQuery, Lease, LeasedRun, ListQuery, NewGroup, NewRun, Notice,
+    QueueDepth, RunCaps, RunOutcome, RunRecord, SecretCipher, Store, StoreError,
 };
 
 /// Connections per store (per node).
@@ -244,9 +244,9 @@ fn micros_of(duration: Duration) -> i64 {
 
 #[async_trait]
 impl Store for PostgresStore {
-    async fn create_run(&self, new: NewRun) -> Result<RunRecord, StoreError> {
+    async fn create_run_within(&self, new: NewRun, caps: RunCaps) -> Result<RunRecord, StoreError> {
         let prepared = self.prepare_run(new)?;
-        write!(self, |tx| writes::create_run(&tx, prepared))
+        write!(self, |tx| writes::create_run(&tx, prepared, caps))
     }
 
     async fn get_run(&self, id: &RunId) -> Result<Option<RunRecord>, StoreError> {
@@ -369,10 +369,6 @@ impl Store for PostgresStore {
         reads::queue_depth(&self.client().await?).await
     }
 
-    async fn admission_counts(&self, owner: &str) -> Result<AdmissionCounts, StoreError> {
-        reads::admission_counts(&self.client().await?, owner).await
-    }
-
     async fn create_group(&self, new: NewGroup) -> Result<GroupRecord, StoreError> {
         let metadata = new
             .metadata
@@ -389,12 +385,17 @@ impl Store for PostgresStore {
         groups::get_group(&self.client().await?, id).await
     }
 
-    async fn add_group_runs(&self, id: &str, runs: Vec<NewRun>) -> Result<GroupRecord, StoreError> {
+    async fn add_group_runs(
+        &self,
+        id: &str,
+        runs: Vec<NewRun>,
+        caps: RunCaps,
+    ) -> Result<GroupRecord, StoreError> {
         let prepared = runs
             .into_iter()
             .map(|r| self.prepare_run(r))
             .collect::<Result<Vec<_>, _>>()?;
-        write!(self, |tx| groups::add_runs(&tx, id, prepared))
+        write!(self, |tx| groups::add_runs(&tx, id, prepared, caps))
     }
 
     async fn group_events_after(

@@ -36,9 +36,9 @@ use writes::PreparedRun;
 
 use crate::outcome::PreparedOutcome;
 use crate::{
-    AdmissionCounts, Checkpoint, Delivery, DeliveryRecord, DeliveryResult, EventRecord,
-    GroupEventRecord, GroupRecord, GroupRun, GroupRunsQuery, Lease, LeasedRun, ListQuery, NewGroup,
-    NewRun, Notice, QueueDepth, RunOutcome, RunRecord, SecretCipher, Store, StoreError,
+    Checkpoint, Delivery, DeliveryRecord, DeliveryResult, EventRecord, GroupEventRecord,
+    GroupRecord, GroupRun, GroupRunsQuery, Lease, LeasedRun, ListQuery, NewGroup, NewRun, Notice,
+    QueueDepth, RunCaps, RunOutcome, RunRecord, SecretCipher, Store, StoreError,
 };
 
 /// Read-only connections per database file.
@@ -191,10 +191,10 @@ fn micros_of(duration: Duration) -> i64 {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn create_run(&self, new: NewRun) -> Result<RunRecord, StoreError> {
+    async fn create_run_within(&self, new: NewRun, caps: RunCaps) -> Result<RunRecord, StoreError> {
         let prepared = self.prepare_run(new)?;
         self.writer
-            .write(move |conn| writes::create_run(conn, prepared))
+            .write(move |conn| writes::create_run(conn, prepared, caps))
             .await
     }
 
@@ -280,6 +280,7 @@ impl Store for SqliteStore {
     async fn create_run_leased(
         &self,
         new: NewRun,
+        caps: RunCaps,
         worker: &str,
         lease_for: Duration,
     ) -> Result<(RunRecord, Option<LeasedRun>), StoreError> {
@@ -288,7 +289,7 @@ impl Store for SqliteStore {
         let lease_for = micros_of(lease_for);
         let (record, row) = self
             .writer
-            .write(move |conn| writes::create_run_leased(conn, prepared, &worker, lease_for))
+            .write(move |conn| writes::create_run_leased(conn, prepared, caps, &worker, lease_for))
             .await?;
         let leased = match row {
             Some(row) => row.open_or_fail(&self.cipher, self).await?,
@@ -389,12 +390,6 @@ impl Store for SqliteStore {
         self.read(reads::queue_depth).await
     }
 
-    async fn admission_counts(&self, owner: &str) -> Result<AdmissionCounts, StoreError> {
-        let owner = owner.to_owned();
-        self.read_short(move |conn| reads::admission_counts(conn, &owner))
-            .await
-    }
-
     async fn create_group(&self, new: NewGroup) -> Result<GroupRecord, StoreError> {
         let metadata = new
             .metadata
@@ -412,14 +407,19 @@ impl Store for SqliteStore {
         self.read(move |conn| groups::get_group(conn, &id)).await
     }
 
-    async fn add_group_runs(&self, id: &str, runs: Vec<NewRun>) -> Result<GroupRecord, StoreError> {
+    async fn add_group_runs(
+        &self,
+        id: &str,
+        runs: Vec<NewRun>,
+        caps: RunCaps,
+    ) -> Result<GroupRecord, StoreError> {
         let prepared = runs
             .into_iter()
             .map(|r| self.prepare_run(r))
             .collect::<Result<Vec<_>, _>>()?;
         let id = id.to_owned();
         self.writer
-            .write(move |conn| groups::add_runs(conn, &id, prepared))
+            .write(move |conn| groups::add_runs(conn, &id, prepared, caps))
             .await
     }
 

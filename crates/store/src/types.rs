@@ -178,6 +178,129 @@ pub struct AdmissionCounts {
     pub queued: u64,
 }
 
+/// Bounds that new runs must stay within. A store checks them in the write that inserts the
+/// runs, so that creates made at the same time cannot together go past them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunCaps {
+    /// The owner's unfinished runs (queued, running or cancelling), at most.
+    pub per_owner: Option<u64>,
+    /// Queued runs, all owners together, at most.
+    pub queued: Option<u64>,
+}
+
+/// The cap that adding runs would have gone past; nothing was created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CapReached {
+    /// The owner has `active` unfinished runs and may have at most `max`.
+    PerOwner { active: u64, max: u64 },
+    /// `queued` runs wait for a worker, and at most `max` may.
+    Queue { queued: u64, max: u64 },
+}
+
+impl RunCaps {
+    /// No bounds.
+    pub const NONE: RunCaps = RunCaps {
+        per_owner: None,
+        queued: None,
+    };
+
+    /// Whether anything needs counting.
+    pub fn is_none(&self) -> bool {
+        self.per_owner.is_none() && self.queued.is_none()
+    }
+
+    /// Whether `adding` more runs fit beside those `counts` has (the owner's cap is weighed
+    /// first).
+    pub fn admit(&self, counts: AdmissionCounts, adding: u64) -> Result<(), CapReached> {
+        if let Some(max) = self.per_owner
+            && counts.owner_active.saturating_add(adding) > max
+        {
+            return Err(CapReached::PerOwner {
+                active: counts.owner_active,
+                max,
+            });
+        }
+        if let Some(max) = self.queued
+            && counts.queued.saturating_add(adding) > max
+        {
+            return Err(CapReached::Queue {
+                queued: counts.queued,
+                max,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for CapReached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CapReached::PerOwner { active, max } => write!(
+                f,
+                "the owner has {active} unfinished runs and may have at most {max}"
+            ),
+            CapReached::Queue { queued, max } => {
+                write!(f, "{queued} runs are queued and at most {max} may be")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod run_caps_tests {
+    use super::*;
+
+    fn counts(owner_active: u64, queued: u64) -> AdmissionCounts {
+        AdmissionCounts {
+            owner_active,
+            queued,
+        }
+    }
+
+    #[test]
+    fn no_caps_admit_anything() {
+        assert!(RunCaps::NONE.is_none());
+        assert_eq!(RunCaps::NONE.admit(counts(u64::MAX, u64::MAX), 5), Ok(()));
+    }
+
+    #[test]
+    fn the_owner_cap_counts_the_runs_being_added() {
+        let caps = RunCaps {
+            per_owner: Some(3),
+            queued: None,
+        };
+        assert_eq!(caps.admit(counts(2, 100), 1), Ok(()));
+        assert_eq!(
+            caps.admit(counts(2, 100), 2),
+            Err(CapReached::PerOwner { active: 2, max: 3 })
+        );
+        assert_eq!(
+            caps.admit(counts(3, 0), 1),
+            Err(CapReached::PerOwner { active: 3, max: 3 })
+        );
+    }
+
+    #[test]
+    fn the_queue_cap_is_weighed_after_the_owners() {
+        let caps = RunCaps {
+            per_owner: Some(10),
+            queued: Some(4),
+        };
+        assert_eq!(caps.admit(counts(0, 3), 1), Ok(()));
+        assert_eq!(
+            caps.admit(counts(0, 3), 2),
+            Err(CapReached::Queue { queued: 3, max: 4 })
+        );
+        assert_eq!(
+            caps.admit(counts(10, 4), 1),
+            Err(CapReached::PerOwner {
+                active: 10,
+                max: 10
+            })
+        );
+    }
+}
+
 /// A task group about to be created.
 #[derive(Clone, Debug)]
 pub struct NewGroup {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use forage_store::sqlite::SCHEMA_VERSION;
-use forage_store::{SqliteStore, Store, StoreError};
+use forage_store::{RunCaps, SqliteStore, Store, StoreError};
 use tempfile::TempDir;
 
 /// A store on a new database file; keep the directory alive as long as the store.
@@ -68,7 +68,8 @@ suite_cases!(
     many_concurrent_lookups_each_get_their_own_run,
     a_failing_command_does_not_fail_its_batch_mates,
     cancelling_a_queued_run_is_immediate,
-    admission_counts_follow_run_states,
+    creates_stay_within_their_caps,
+    concurrent_creates_cannot_overshoot_a_cap,
     cancelling_a_running_run_goes_through_its_worker,
     abandoned_cancellation_ends_cancelled,
     groups_count_members_and_log_changes,
@@ -288,7 +289,7 @@ async fn a_run_created_for_an_idle_worker_is_leased_to_it() {
     let id = new.id.clone();
     let lease_for = std::time::Duration::from_secs(30);
     let (record, leased) = store
-        .create_run_leased(new, "w-idle", lease_for)
+        .create_run_leased(new, RunCaps::NONE, "w-idle", lease_for)
         .await
         .expect("create");
     assert_eq!(record.status, RunStatus::Queued, "the run as created");
@@ -347,7 +348,12 @@ async fn a_run_created_behind_a_queued_one_stays_queued() {
         .await
         .expect("first");
     let (second, leased) = store
-        .create_run_leased(suite::new_run("owner-a"), "w-idle", lease_for)
+        .create_run_leased(
+            suite::new_run("owner-a"),
+            RunCaps::NONE,
+            "w-idle",
+            lease_for,
+        )
         .await
         .expect("second");
     assert!(leased.is_none(), "the queue's order holds");

@@ -9,7 +9,7 @@ use std::time::Duration;
 use forage_api::{InteractionId, RunEvent, RunId, RunStatus, TaskRunCreate};
 use forage_store::sqlite::SCHEMA_VERSION;
 use forage_store::{
-    DeliveryState, GroupRunsQuery, ListQuery, NewRun, SecretCipher, SqliteStore, Store,
+    DeliveryState, GroupRunsQuery, ListQuery, NewRun, RunCaps, SecretCipher, SqliteStore, Store,
 };
 use rusqlite::{Connection, params};
 use serde_json::json;
@@ -334,7 +334,7 @@ async fn a_version_3_database_is_migrated_with_everything_in_it() {
         .await
         .expect("create");
     let group = store
-        .add_group_runs(GROUP, vec![new_run(RunId::generate())])
+        .add_group_runs(GROUP, vec![new_run(RunId::generate())], RunCaps::NONE)
         .await
         .expect("add to group");
     assert_eq!(group.num_runs, 3);

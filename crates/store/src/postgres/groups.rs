@@ -10,8 +10,8 @@ use tokio_postgres::types::ToSql;
 
 use super::codec::{RUN_COLUMNS, from_json, int, run_from_row, run_id, uint};
 use super::errors::from_pg;
-use super::writes::{PreparedRun, Written, insert_run};
-use crate::{GroupEventRecord, GroupRecord, GroupRun, GroupRunsQuery, Notice, StoreError};
+use super::writes::{PreparedRun, Written, admit, insert_run};
+use crate::{GroupEventRecord, GroupRecord, GroupRun, GroupRunsQuery, Notice, RunCaps, StoreError};
 
 type Tx<'a> = deadpool_postgres::Transaction<'a>;
 
@@ -47,12 +47,17 @@ pub(crate) async fn create_group(
     Ok((group, Vec::new()))
 }
 
-/// Inserts the runs as members of `group`, all in the current transaction.
+/// Inserts the runs as members of `group`, all in the current transaction, if they fit
+/// within `caps`.
 pub(crate) async fn add_runs(
     tx: &Tx<'_>,
     group: &str,
     runs: Vec<PreparedRun>,
+    caps: RunCaps,
 ) -> Written<GroupRecord> {
+    if let Some(first) = runs.first() {
+        admit(tx, &first.record.owner, caps, runs.len() as u64).await?;
+    }
     let stmt = tx
         .prepare_cached("UPDATE task_groups SET num_runs = num_runs + $2 WHERE id = $1")
         .await

@@ -5,7 +5,7 @@ use tokio_postgres::types::ToSql;
 
 use super::codec::{RUN_COLUMNS, event_from_row, from_json, run_from_row, uint};
 use super::errors::from_pg;
-use crate::{AdmissionCounts, EventRecord, ListQuery, QueueDepth, RunRecord, StoreError};
+use crate::{EventRecord, ListQuery, QueueDepth, RunRecord, StoreError};
 
 type Client = deadpool_postgres::Client;
 
@@ -161,25 +161,5 @@ pub(crate) async fn queue_depth(client: &Client) -> Result<QueueDepth, StoreErro
     Ok(QueueDepth {
         queued: uint("queued count", row.try_get(0).map_err(from_pg)?)?,
         running: uint("running count", row.try_get(1).map_err(from_pg)?)?,
-    })
-}
-
-pub(crate) async fn admission_counts(
-    client: &Client,
-    owner: &str,
-) -> Result<AdmissionCounts, StoreError> {
-    let stmt = client
-        .prepare_cached(
-            "SELECT \
-               (SELECT COUNT(*) FROM runs WHERE owner = $1 \
-                  AND status IN ('queued', 'running', 'cancelling')), \
-               (SELECT COUNT(*) FROM runs WHERE status = 'queued')",
-        )
-        .await
-        .map_err(from_pg)?;
-    let row = client.query_one(&stmt, &[&owner]).await.map_err(from_pg)?;
-    Ok(AdmissionCounts {
-        owner_active: uint("active count", row.try_get(0).map_err(from_pg)?)?,
-        queued: uint("queued count", row.try_get(1).map_err(from_pg)?)?,
     })
 }

@@ -8,7 +8,7 @@ use super::codec::{RUN_COLUMNS, from_json, int, now_us, run_from_row, run_id, to
 use super::errors::from_pg;
 use crate::leased::LeasedRow;
 use crate::outcome::PreparedOutcome;
-use crate::{Lease, Notice, RunRecord, StoreError};
+use crate::{AdmissionCounts, Lease, Notice, RunCaps, RunRecord, StoreError};
 
 type Tx<'a> = deadpool_postgres::Transaction<'a>;
 
@@ -52,8 +52,49 @@ async fn record(tx: &Tx<'_>, id: &str) -> Result<RunRecord, StoreError> {
     run_from_row(&row)
 }
 
-pub(crate) async fn create_run(tx: &Tx<'_>, run: PreparedRun) -> Written<RunRecord> {
+/// Any number: the key of the advisory lock that creates counting runs take turns on.
+const ADMISSION_LOCK: i64 = 0x666f_7261_6765;
+
+pub(crate) async fn create_run(tx: &Tx<'_>, run: PreparedRun, caps: RunCaps) -> Written<RunRecord> {
+    admit(tx, &run.record.owner, caps, 1).await?;
     insert_run(tx, run).await
+}
+
+/// Refuses, before anything is written, `adding` runs of `owner` that would go past `caps`.
+/// Creates that count take turns on a lock held to the end of their transaction, so that no
+/// other create (of this server or another on the same database) commits between count and
+/// insert.
+pub(crate) async fn admit(
+    tx: &Tx<'_>,
+    owner: &str,
+    caps: RunCaps,
+    adding: u64,
+) -> Result<(), StoreError> {
+    if caps.is_none() {
+        return Ok(());
+    }
+    let stmt = tx
+        .prepare_cached("SELECT pg_advisory_xact_lock($1)")
+        .await
+        .map_err(from_pg)?;
+    tx.execute(&stmt, &[&ADMISSION_LOCK])
+        .await
+        .map_err(from_pg)?;
+    let stmt = tx
+        .prepare_cached(
+            "SELECT \
+               (SELECT COUNT(*) FROM runs WHERE owner = $1 \
+                  AND status IN ('queued', 'running', 'cancelling')), \
+               (SELECT COUNT(*) FROM runs WHERE status = 'queued')",
+        )
+        .await
+        .map_err(from_pg)?;
+    let row = tx.query_one(&stmt, &[&owner]).await.map_err(from_pg)?;
+    let counts = AdmissionCounts {
+        owner_active: uint("active count", row.try_get(0).map_err(from_pg)?)?,
+        queued: uint("queued count", row.try_get(1).map_err(from_pg)?)?,
+    };
+    caps.admit(counts, adding).map_err(StoreError::CapReached)
 }
 
 /// Inserts a queued run (a group member when `record.taskgroup_id` is set), with its request

@@ -74,6 +74,7 @@ pub(crate) fn duplicate(err: &StoreError) -> StoreError {
         StoreError::NotFound(m) => StoreError::NotFound(m.clone()),
         StoreError::Secrets(m) => StoreError::Secrets(m.clone()),
         StoreError::Closed => StoreError::Closed,
+        StoreError::CapReached(cap) => StoreError::CapReached(*cap),
     }
 }
 

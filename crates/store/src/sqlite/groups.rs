@@ -9,8 +9,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::codec::{RUN_COLUMNS, from_json, from_micros, int, run_from_row};
 use super::errors::{from_sqlite, insert_error};
 use super::writer::WriteResult;
-use super::writes::{PreparedRun, insert_run};
-use crate::{GroupEventRecord, GroupRecord, GroupRun, GroupRunsQuery, Notice, StoreError};
+use super::writes::{PreparedRun, admit, insert_run};
+use crate::{GroupEventRecord, GroupRecord, GroupRun, GroupRunsQuery, Notice, RunCaps, StoreError};
 
 fn timestamp(us: i64) -> Result<chrono::DateTime<chrono::Utc>, StoreError> {
     from_micros(us).ok_or_else(|| StoreError::Corrupt(format!("timestamp {us} is out of range")))
@@ -37,12 +37,17 @@ pub(crate) fn create_group(
     Ok((group, Vec::new()))
 }
 
-/// Inserts the runs as members of `group`, all in the current transaction.
+/// Inserts the runs as members of `group`, all in the current transaction, if they fit
+/// within `caps`.
 pub(crate) fn add_runs(
     conn: &Connection,
     group: &str,
     runs: Vec<PreparedRun>,
+    caps: RunCaps,
 ) -> WriteResult<GroupRecord> {
+    if let Some(first) = runs.first() {
+        admit(conn, &first.record.owner, caps, runs.len() as u64)?;
+    }
     let changed = conn
         .prepare_cached("UPDATE task_groups SET num_runs = num_runs + ?2 WHERE id = ?1")
         .and_then(|mut stmt| stmt.execute(params![group, int(runs.len() as u64)]))

@@ -6,10 +6,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::codec::{RUN_COLUMNS, from_json, int, micros, now, run_from_row, to_json};
 use super::errors::{from_sqlite, insert_error};
+use super::reads::admission_counts;
 use super::writer::WriteResult;
 use crate::leased::LeasedRow;
 use crate::outcome::PreparedOutcome;
-use crate::{Lease, Notice, RunRecord, StoreError};
+use crate::{Lease, Notice, RunCaps, RunRecord, StoreError};
 
 /// A run ready to insert.
 pub(crate) struct PreparedRun {
@@ -22,8 +23,28 @@ pub(crate) struct PreparedRun {
     pub webhook_url: Option<String>,
 }
 
-pub(crate) fn create_run(conn: &Connection, run: PreparedRun) -> WriteResult<RunRecord> {
+pub(crate) fn create_run(
+    conn: &Connection,
+    run: PreparedRun,
+    caps: RunCaps,
+) -> WriteResult<RunRecord> {
+    admit(conn, &run.record.owner, caps, 1)?;
     insert_run(conn, run)
+}
+
+/// Refuses, before anything is written, `adding` runs of `owner` that would go past `caps`.
+/// One writer writes at a time, so no other create can slip in between count and insert.
+pub(crate) fn admit(
+    conn: &Connection,
+    owner: &str,
+    caps: RunCaps,
+    adding: u64,
+) -> Result<(), StoreError> {
+    if caps.is_none() {
+        return Ok(());
+    }
+    let counts = admission_counts(conn, owner)?;
+    caps.admit(counts, adding).map_err(StoreError::CapReached)
 }
 
 /// Creates a run and, when no other run is queued ahead of it, leases it to `worker` at once,
@@ -31,9 +52,11 @@ pub(crate) fn create_run(conn: &Connection, run: PreparedRun) -> WriteResult<Run
 pub(crate) fn create_run_leased(
     conn: &Connection,
     run: PreparedRun,
+    caps: RunCaps,
     worker: &str,
     lease_for_us: i64,
 ) -> WriteResult<(RunRecord, Option<LeasedRow>)> {
+    admit(conn, &run.record.owner, caps, 1)?;
     let (record, seq, mut notices) = insert_queued(conn, run)?;
     let ahead = conn
         .prepare_cached("SELECT 1 FROM runs WHERE status = 'queued' AND seq < ?1")

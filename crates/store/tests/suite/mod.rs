@@ -14,7 +14,7 @@ use forage_api::{
     TaskRunCreate, TokenUsage, Warning, WarningKind,
 };
 use forage_store::{
-    AdmissionCounts, LeasedRun, ListQuery, NewRun, Notice, QueueDepth, RunOutcome, RunRecord,
+    CapReached, LeasedRun, ListQuery, NewRun, Notice, QueueDepth, RunCaps, RunOutcome, RunRecord,
     SecretCipher, Store, StoreError,
 };
 use serde_json::json;
@@ -1113,51 +1113,135 @@ pub async fn cancelling_a_queued_run_is_immediate(store: Arc<dyn Store>) {
     assert!(matches!(missing, StoreError::NotFound(_)), "{missing}");
 }
 
-/// Admission counts: the owner's unfinished runs (queued, running, cancelling) and the queue.
-pub async fn admission_counts_follow_run_states(store: Arc<dyn Store>) {
-    let counts = |owner_active, queued| AdmissionCounts {
-        owner_active,
-        queued,
+/// Creates within caps: a create that would go past the owner's unfinished runs (queued,
+/// running or cancelling) or the queue's length is refused with what was counted, and
+/// creates nothing; the counts follow the runs' states.
+pub async fn creates_stay_within_their_caps(store: Arc<dyn Store>) {
+    let per_owner = RunCaps {
+        per_owner: Some(4),
+        queued: None,
     };
-    assert_eq!(
-        store.admission_counts("owner-a").await.unwrap(),
-        counts(0, 0)
-    );
+    let queue = RunCaps {
+        per_owner: None,
+        queued: Some(5),
+    };
+    let refused = |store: &Arc<dyn Store>, owner: &'static str, caps: RunCaps| {
+        let store = store.clone();
+        async move {
+            let new = new_run(owner);
+            let id = new.id.clone();
+            let err = store
+                .create_run_within(new, caps)
+                .await
+                .expect_err("past the cap");
+            assert!(
+                store.get_run(&id).await.expect("get").is_none(),
+                "a refused run was created"
+            );
+            match err {
+                StoreError::CapReached(cap) => cap,
+                other => panic!("expected CapReached, got {other}"),
+            }
+        }
+    };
     let mut ids = Vec::new();
     for _ in 0..4 {
-        ids.push(store.create_run(new_run("owner-a")).await.unwrap().id);
+        let run = store.create_run_within(new_run("owner-a"), per_owner);
+        ids.push(run.await.expect("within the cap").id);
     }
-    store.create_run(new_run("owner-b")).await.unwrap();
-    assert_eq!(
-        store.admission_counts("owner-a").await.unwrap(),
-        counts(4, 5)
+    let owner_full = CapReached::PerOwner { active: 4, max: 4 };
+    assert_eq!(refused(&store, "owner-a", per_owner).await, owner_full);
+    // The worker's hand-off path and a group weigh the same caps.
+    let leased = store
+        .create_run_leased(new_run("owner-a"), per_owner, "w-idle", LONG)
+        .await
+        .expect_err("past the cap");
+    assert!(
+        matches!(leased, StoreError::CapReached(cap) if cap == owner_full),
+        "{leased}"
     );
-    assert_eq!(
-        store.admission_counts("owner-b").await.unwrap(),
-        counts(1, 5)
-    );
+    // Another owner has its own allowance.
+    store
+        .create_run_within(new_run("owner-b"), per_owner)
+        .await
+        .expect("owner-b");
+    let full_queue = CapReached::Queue { queued: 5, max: 5 };
+    assert_eq!(refused(&store, "owner-c", queue).await, full_queue);
+
+    // A running run still counts for its owner, not for the queue.
     let first = lease(&store, "w1").await;
     assert_eq!(first.record.id, ids[0]);
-    assert_eq!(
-        store.admission_counts("owner-a").await.unwrap(),
-        counts(4, 4)
-    );
+    assert_eq!(refused(&store, "owner-a", per_owner).await, owner_full);
+    store
+        .create_run_within(new_run("owner-c"), queue)
+        .await
+        .expect("the queue has room again");
+    // So does a cancelling one.
     let second = lease(&store, "w1").await;
-    store.cancel_run(&second.record.id).await.unwrap(); // cancelling: still active
-    assert_eq!(
-        store.admission_counts("owner-a").await.unwrap(),
-        counts(4, 3)
+    store.cancel_run(&second.record.id).await.expect("cancel");
+    assert_eq!(refused(&store, "owner-a", per_owner).await, owner_full);
+
+    // Ended runs free their places.
+    store
+        .finish(&first.lease, completed("ok"))
+        .await
+        .expect("finish");
+    store.cancel_run(&ids[3]).await.expect("cancel queued");
+    let group = store
+        .create_group(new_group("owner-a"))
+        .await
+        .expect("group");
+    let batch = vec![new_run("owner-a"), new_run("owner-a"), new_run("owner-a")];
+    let first_of_batch = batch[0].id.clone();
+    let err = store
+        .add_group_runs(&group.id, batch, per_owner)
+        .await
+        .expect_err("three more are past the cap");
+    assert!(
+        matches!(
+            err,
+            StoreError::CapReached(CapReached::PerOwner { active: 2, max: 4 })
+        ),
+        "{err}"
     );
-    store.finish(&first.lease, completed("ok")).await.unwrap();
-    store.cancel_run(&ids[3]).await.unwrap(); // queued: cancelled at once
-    assert_eq!(
-        store.admission_counts("owner-a").await.unwrap(),
-        counts(2, 2)
-    );
-    assert_eq!(
-        store.admission_counts("nobody").await.unwrap(),
-        counts(0, 2)
-    );
+    assert!(store.get_run(&first_of_batch).await.expect("get").is_none());
+    let group = store
+        .add_group_runs(
+            &group.id,
+            vec![new_run("owner-a"), new_run("owner-a")],
+            per_owner,
+        )
+        .await
+        .expect("two fit");
+    assert_eq!(group.num_runs, 2);
+    assert_eq!(refused(&store, "owner-a", per_owner).await, owner_full);
+}
+
+/// Creates made at the same time cannot together go past a cap: exactly as many as fit are
+/// created.
+pub async fn concurrent_creates_cannot_overshoot_a_cap(store: Arc<dyn Store>) {
+    let caps = RunCaps {
+        per_owner: Some(5),
+        queued: None,
+    };
+    let creates = (0..40).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.create_run_within(new_run("owner-a"), caps).await })
+    });
+    let mut created = 0;
+    for create in creates {
+        match create.await.expect("task") {
+            Ok(_) => created += 1,
+            Err(StoreError::CapReached(CapReached::PerOwner { max: 5, .. })) => {}
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    assert_eq!(created, 5);
+    let listed = store
+        .list_runs("owner-a", &ListQuery::default())
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 5);
 }
 
 /// A running run becomes cancelling; its worker keeps the lease and finishes it as cancelled.
@@ -1276,7 +1360,7 @@ pub async fn groups_count_members_and_log_changes(store: Arc<dyn Store>) {
     let runs: Vec<NewRun> = (0..3).map(|_| new_run("owner-a")).collect();
     let ids: Vec<RunId> = runs.iter().map(|r| r.id.clone()).collect();
     let group = store
-        .add_group_runs(&created.id, runs)
+        .add_group_runs(&created.id, runs, RunCaps::NONE)
         .await
         .expect("add runs");
     assert_eq!(group.num_runs, 3);
@@ -1394,7 +1478,7 @@ pub async fn groups_count_members_and_log_changes(store: Arc<dyn Store>) {
 /// Adding runs is all or none; a missing group is NotFound.
 pub async fn adding_group_runs_is_atomic(store: Arc<dyn Store>) {
     let missing = store
-        .add_group_runs("tgrp_missing", vec![new_run("owner-a")])
+        .add_group_runs("tgrp_missing", vec![new_run("owner-a")], RunCaps::NONE)
         .await
         .expect_err("no such group");
     assert!(matches!(missing, StoreError::NotFound(_)), "{missing}");
@@ -1415,7 +1499,12 @@ pub async fn adding_group_runs_is_atomic(store: Arc<dyn Store>) {
     clash.id = existing.id.clone();
     let batch = vec![new_run("owner-a"), clash];
     let first = batch[0].id.clone();
-    assert!(store.add_group_runs(&group.id, batch).await.is_err());
+    assert!(
+        store
+            .add_group_runs(&group.id, batch, RunCaps::NONE)
+            .await
+            .is_err()
+    );
     assert!(store.get_run(&first).await.expect("get").is_none());
     let after = store
         .get_group(&group.id)
@@ -1427,7 +1516,10 @@ pub async fn adding_group_runs_is_atomic(store: Arc<dyn Store>) {
     assert_eq!(after.last_event_seq, 0);
 
     let many: Vec<NewRun> = (0..1000).map(|_| new_run("owner-a")).collect();
-    let big = store.add_group_runs(&group.id, many).await.expect("1000");
+    let big = store
+        .add_group_runs(&group.id, many, RunCaps::NONE)
+        .await
+        .expect("1000");
     assert_eq!(big.num_runs, 1000);
     assert_eq!(counts(&big), pairs(&[("queued", 1000)]));
 }
