@@ -29,7 +29,8 @@ use forage_api::{InteractionId, RunEvent, RunId, TaskOutput, TaskRunCreate};
 pub trait Store: Send + Sync + 'static {
     /// Inserts a queued run with its request (MCP header values encrypted at rest), if the
     /// owner's unfinished runs and the queue stay within `caps`; else `Err(CapReached)`, and
-    /// nothing is created. The caps are checked in the write that inserts the run.
+    /// nothing is created. The caps are checked in the write that inserts the run: exactly on
+    /// SQLite (one writer), and on PostgreSQL against what was committed when the create ran.
     async fn create_run_within(&self, new: NewRun, caps: RunCaps) -> Result<RunRecord, StoreError>;
 
     /// [`Store::create_run_within`] with no caps.

@@ -1218,7 +1218,7 @@ pub async fn creates_stay_within_their_caps(store: Arc<dyn Store>) {
 }
 
 /// Creates made at the same time cannot together go past a cap: exactly as many as fit are
-/// created.
+/// created. (A store with one writer: PostgreSQL counts what was committed, see `admit`.)
 pub async fn concurrent_creates_cannot_overshoot_a_cap(store: Arc<dyn Store>) {
     let caps = RunCaps {
         per_owner: Some(5),
