@@ -218,13 +218,22 @@ impl Engine {
                 });
                 state.warnings.extend(warnings);
                 state.discovered = true;
-                state.messages = initial_messages(&job, &task_spec, toolbox.len() + web_tools);
+                state.begin_with(initial_messages(
+                    &job,
+                    &task_spec,
+                    toolbox.len() + web_tools,
+                ));
                 checkpoints.save(&state, events).await;
             }
             toolbox
         };
-        if state.messages.is_empty() {
-            state.messages = initial_messages(&job, &task_spec, toolbox.len() + web_tools);
+        // A fresh run, or one resumed from a checkpoint that left the prelude out.
+        if state.needs_prelude() {
+            state.begin_with(initial_messages(
+                &job,
+                &task_spec,
+                toolbox.len() + web_tools,
+            ));
             state.discovered = true;
         }
 

@@ -10,8 +10,15 @@ use crate::sources::Source;
 /// Everything the agent loop needs to carry on from where it stopped. Saved as [`SavedState`].
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct RunState {
-    /// The conversation so far (system prompt included).
+    /// The conversation so far (system prompt included), but for a prelude left out of the
+    /// checkpoint this state was read from (see `prelude`).
     pub messages: Vec<ChatMessage>,
+    /// The conversation's first messages, which the run's request determines: the system
+    /// prompt, an earlier interaction's turns and the task. Checkpoints leave them out, since
+    /// the request is stored anyway (a long input or an earlier interaction would otherwise be
+    /// written again with every checkpoint), and a resumed run rebuilds them.
+    #[serde(default, rename = "prelude_left_out", deserialize_with = "left_out")]
+    pub prelude: Prelude,
     /// Every finished MCP tool call, in the model's order.
     pub trace: Vec<McpToolCall>,
     /// What the run read: tool outputs, pages and search results (citations are checked
@@ -56,6 +63,7 @@ impl RunState {
         // Every field is named (no `..`), so a new field cannot be left out of checkpoints.
         let RunState {
             messages,
+            prelude,
             trace,
             sources,
             warnings,
@@ -72,8 +80,13 @@ impl RunState {
             draft_answer,
             fetched_pages: _,
         } = self;
+        let (messages, prelude_left_out) = match *prelude {
+            Prelude::Held(count) => (messages.get(count..).unwrap_or_default(), count),
+            Prelude::LeftOut(count) => (messages.as_slice(), count),
+        };
         SavedState {
             messages,
+            prelude_left_out,
             trace,
             sources,
             warnings,
@@ -93,6 +106,48 @@ impl RunState {
     }
 }
 
+impl RunState {
+    /// Whether the conversation still needs its prelude: at a run's start, or after reading a
+    /// checkpoint that left it out.
+    pub fn needs_prelude(&self) -> bool {
+        matches!(self.prelude, Prelude::LeftOut(_)) || self.messages.is_empty()
+    }
+
+    /// Puts `prelude` in front of the conversation.
+    pub fn begin_with(&mut self, prelude: Vec<ChatMessage>) {
+        let count = prelude.len();
+        let rest = std::mem::replace(&mut self.messages, prelude);
+        self.messages.extend(rest);
+        self.prelude = Prelude::Held(count);
+    }
+}
+
+/// Where a conversation's prelude is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prelude {
+    /// The first `n` messages are the prelude.
+    Held(usize),
+    /// The checkpoint the state was read from left out a prelude of `n` messages; the
+    /// conversation lacks it until [`RunState::begin_with`].
+    LeftOut(usize),
+}
+
+impl Default for Prelude {
+    /// A new conversation, or one read from a checkpoint that kept its whole conversation.
+    fn default() -> Self {
+        Prelude::Held(0)
+    }
+}
+
+fn left_out<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Prelude, D::Error> {
+    let count = usize::deserialize(deserializer)?;
+    Ok(if count == 0 {
+        Prelude::Held(0)
+    } else {
+        Prelude::LeftOut(count)
+    })
+}
+
 impl Serialize for RunState {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.saved(self.batch.as_ref(), &self.fetched_pages)
@@ -105,6 +160,8 @@ impl Serialize for RunState {
 #[derive(Serialize)]
 pub struct SavedState<'a> {
     messages: &'a [ChatMessage],
+    #[serde(skip_serializing_if = "is_zero")]
+    prelude_left_out: usize,
     trace: &'a [McpToolCall],
     sources: &'a [Source],
     warnings: &'a [Warning],
@@ -121,6 +178,10 @@ pub struct SavedState<'a> {
     draft_answer: Option<&'a str>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     fetched_pages: &'a [String],
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 /// The tool calls of one LLM reply: those to make, those refused, and how far they got.
@@ -243,13 +304,15 @@ mod tests {
         }
     }
 
-    /// A state with no field left at its default.
+    /// A state with no field left at its default (its prelude is the first two messages).
     fn full_state() -> RunState {
         RunState {
             messages: vec![
                 ChatMessage::system("be brief".to_owned()),
                 ChatMessage::user("who is acme?".to_owned()),
+                ChatMessage::assistant("Looking it up.".to_owned()),
             ],
+            prelude: Prelude::Held(2),
             trace: vec![trace("call-1")],
             sources: vec![Source::tool_output("ACME Corp".into())],
             warnings: vec![Warning::new(WarningKind::Warning, "slow tool")],
@@ -276,14 +339,49 @@ mod tests {
         serde_json::to_value(value).unwrap()
     }
 
+    /// Reads `text` back and puts the prelude back as a resumed run does.
+    fn resumed(text: &str, prelude: &[ChatMessage]) -> RunState {
+        let mut back: RunState = serde_json::from_str(text).unwrap();
+        assert!(back.needs_prelude());
+        back.begin_with(prelude.to_vec());
+        back
+    }
+
     #[test]
     fn a_saved_state_reads_back_field_for_field() {
         let state = full_state();
         let text = serde_json::to_string(&state).unwrap();
-        let back: RunState = serde_json::from_str(&text).unwrap();
+        let back = resumed(&text, &state.messages[..2]);
         assert_eq!(json_of(&back), json_of(&state));
+        assert_eq!(json_of(&back.messages), json_of(&state.messages));
+        assert_eq!(back.prelude, Prelude::Held(2));
         assert_eq!(back.fetched_pages, state.fetched_pages);
         assert_eq!(back.batch.unwrap().finished.len(), 1);
+    }
+
+    #[test]
+    fn a_checkpoint_leaves_the_prelude_out() {
+        let state = full_state();
+        let saved = json_of(&state);
+        assert_eq!(saved["prelude_left_out"], 2);
+        assert_eq!(saved["messages"].as_array().unwrap().len(), 1);
+        assert!(!saved["messages"].to_string().contains("who is acme?"));
+        // Saved again before the prelude is back (a resumed run's first checkpoint), it still
+        // says what was left out.
+        let back: RunState = serde_json::from_value(saved.clone()).unwrap();
+        assert_eq!(back.prelude, Prelude::LeftOut(2));
+        assert_eq!(json_of(&back), saved);
+    }
+
+    #[test]
+    fn a_checkpoint_that_kept_its_whole_conversation_reads_back_whole() {
+        let mut saved = json_of(&full_state());
+        saved.as_object_mut().unwrap().remove("prelude_left_out");
+        saved["messages"] = json_of(&full_state().messages);
+        let back: RunState = serde_json::from_value(saved).unwrap();
+        assert_eq!(back.prelude, Prelude::Held(0));
+        assert!(!back.needs_prelude());
+        assert_eq!(back.messages.len(), 3);
     }
 
     #[test]
@@ -293,7 +391,8 @@ mod tests {
         let batch = apart.batch.take().unwrap();
         let pages = std::mem::take(&mut apart.fetched_pages);
         let saved = serde_json::to_string(&apart.saved(Some(&batch), &pages)).unwrap();
-        let back: RunState = serde_json::from_str(&saved).unwrap();
+        let back = resumed(&saved, &whole.messages[..2]);
         assert_eq!(json_of(&back), json_of(&whole));
+        assert_eq!(json_of(&back.messages), json_of(&whole.messages));
     }
 }

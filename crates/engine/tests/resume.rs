@@ -61,11 +61,35 @@ async fn finished_calls_are_not_repeated_after_a_resume() {
     assert_eq!(fixture.counter("a"), 1);
     assert_eq!(fixture.calls("slow"), 1);
     assert_eq!(fixture.counter("b"), 0);
+    // The checkpoint leaves out what the request determines (system prompt and task).
+    assert_eq!(checkpoint.1["prelude_left_out"], 2);
+    let saved_messages = checkpoint.1["messages"].as_array().expect("messages");
+    assert!(
+        saved_messages.iter().all(|m| m["role"] != "system"
+            && !m["content"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("Task input:"))),
+        "{saved_messages:?}"
+    );
+    let asked_before = h.llm.requests().len();
 
     // Second attempt, from the checkpoint.
     let (outcome, resumed) = h
         .resume(req, None, Some(checkpoint), CancellationToken::new())
         .await;
+    // It asks the model with the conversation rebuilt in front: the same system prompt and
+    // task, then the saved rest (the plan, the reply with its calls, their results).
+    let requests = h.llm.requests();
+    let (first_ask, resumed_ask) = (
+        &requests[0]["messages"],
+        &requests[asked_before]["messages"],
+    );
+    assert_eq!(resumed_ask[0], first_ask[0], "the system prompt");
+    assert_eq!(resumed_ask[1], first_ask[1], "the task");
+    assert!(resumed_ask[1].to_string().contains("Count and wait"));
+    let plan = resumed_ask[2]["content"].as_str().unwrap_or_default();
+    assert!(plan.starts_with("Your research plan"), "{resumed_ask}");
+    assert_eq!(resumed_ask[3]["role"], "assistant", "{resumed_ask}");
     let (output, _, _) = completed(outcome);
     assert_eq!(fixture.counter("a"), 1, "a finished call was sent again");
     assert_eq!(
