@@ -218,22 +218,16 @@ impl Engine {
                 });
                 state.warnings.extend(warnings);
                 state.discovered = true;
-                state.begin_with(initial_messages(
-                    &job,
-                    &task_spec,
-                    toolbox.len() + web_tools,
-                ));
+                let prelude = initial_messages(&job, &task_spec, toolbox.len() + web_tools);
+                state.begin_with(prelude, prelude_is_rebuilt(&job));
                 checkpoints.save(&state, events).await;
             }
             toolbox
         };
         // A fresh run, or one resumed from a checkpoint that left the prelude out.
         if state.needs_prelude() {
-            state.begin_with(initial_messages(
-                &job,
-                &task_spec,
-                toolbox.len() + web_tools,
-            ));
+            let prelude = initial_messages(&job, &task_spec, toolbox.len() + web_tools);
+            state.begin_with(prelude, prelude_is_rebuilt(&job));
             state.discovered = true;
         }
 
@@ -718,6 +712,13 @@ fn resumed_state(job: &RunJob) -> Option<(u64, RunState)> {
             None
         }
     }
+}
+
+/// Whether a resumed run rebuilds the same prelude from its request. A follow-up's prelude
+/// holds its interaction's latest completed run, which may be another one by the time the
+/// run resumes: its checkpoints keep the prelude.
+fn prelude_is_rebuilt(job: &RunJob) -> bool {
+    job.previous_transcript.is_none()
 }
 
 fn initial_messages(

@@ -14,9 +14,9 @@ pub struct RunState {
     /// checkpoint this state was read from (see `prelude`).
     pub messages: Vec<ChatMessage>,
     /// The conversation's first messages, which the run's request determines: the system
-    /// prompt, an earlier interaction's turns and the task. Checkpoints leave them out, since
-    /// the request is stored anyway (a long input or an earlier interaction would otherwise be
-    /// written again with every checkpoint), and a resumed run rebuilds them.
+    /// prompt and the task. Checkpoints leave them out, since the request is stored anyway (a
+    /// long input would otherwise be written again with every checkpoint), and a resumed run
+    /// rebuilds them.
     #[serde(default, rename = "prelude_left_out", deserialize_with = "left_out")]
     pub prelude: Prelude,
     /// Every finished MCP tool call, in the model's order.
@@ -113,9 +113,11 @@ impl RunState {
         matches!(self.prelude, Prelude::LeftOut(_)) || self.messages.is_empty()
     }
 
-    /// Puts `prelude` in front of the conversation.
-    pub fn begin_with(&mut self, prelude: Vec<ChatMessage>) {
-        let count = prelude.len();
+    /// Puts `prelude` in front of the conversation. `rebuilt`: whether a resumed run rebuilds
+    /// the same prelude from its request, so that checkpoints may leave it out; else they keep
+    /// it, like the rest of the conversation.
+    pub fn begin_with(&mut self, prelude: Vec<ChatMessage>, rebuilt: bool) {
+        let count = if rebuilt { prelude.len() } else { 0 };
         let rest = std::mem::replace(&mut self.messages, prelude);
         self.messages.extend(rest);
         self.prelude = Prelude::Held(count);
@@ -343,7 +345,7 @@ mod tests {
     fn resumed(text: &str, prelude: &[ChatMessage]) -> RunState {
         let mut back: RunState = serde_json::from_str(text).unwrap();
         assert!(back.needs_prelude());
-        back.begin_with(prelude.to_vec());
+        back.begin_with(prelude.to_vec(), true);
         back
     }
 
@@ -371,6 +373,19 @@ mod tests {
         let back: RunState = serde_json::from_value(saved.clone()).unwrap();
         assert_eq!(back.prelude, Prelude::LeftOut(2));
         assert_eq!(json_of(&back), saved);
+    }
+
+    #[test]
+    fn a_prelude_that_would_not_be_rebuilt_the_same_is_kept() {
+        let mut state = RunState::default();
+        assert!(state.needs_prelude());
+        state.begin_with(full_state().messages[..2].to_vec(), false);
+        let saved = json_of(&state);
+        assert!(saved.get("prelude_left_out").is_none());
+        assert_eq!(
+            saved["messages"],
+            json_of(&full_state().messages[..2].to_vec())
+        );
     }
 
     #[test]

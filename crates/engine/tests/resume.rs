@@ -256,3 +256,45 @@ async fn a_run_stopped_after_a_batchs_last_call_resumes_with_every_result_of_the
     );
     assert_eq!(tools(&again), tools(&output));
 }
+
+/// A follow-up's checkpoints keep the whole conversation, the earlier interaction included: its
+/// interaction's latest completed run may be another one by the time it resumes.
+#[tokio::test]
+async fn a_follow_ups_checkpoints_keep_the_earlier_interaction() {
+    let fixture = start_fixture().await;
+    let h = Harness::start().await;
+    let text = forage_api::OutputSchema::Text { description: None };
+    let (first, _) = h
+        .run(request("My company is ACME-ZETA.", "lite", text.clone()))
+        .await;
+    let EngineOutcome::Completed { transcript, .. } = first else {
+        panic!("{first:?}")
+    };
+    let mut follow_up = request(
+        r#"Count for my company [[fake:call name=counter args={"key": "z"}]]"#,
+        "lite",
+        text,
+    );
+    follow_up.mcp_servers = Some(vec![mcp_server("fixture", &fixture.url, &[])]);
+    let (outcome, sink) = h
+        .run_with(follow_up, Some(transcript), CancellationToken::new())
+        .await;
+    completed(outcome);
+    let saved = sink.saved.lock().unwrap().clone();
+    assert!(!saved.is_empty(), "the tool call was checkpointed");
+    for (version, state) in saved {
+        assert!(
+            state.get("prelude_left_out").is_none(),
+            "checkpoint {version}"
+        );
+        let messages = state["messages"].to_string();
+        assert!(
+            messages.contains("ACME-ZETA"),
+            "checkpoint {version}: {messages}"
+        );
+        assert!(
+            messages.contains("Count for my company"),
+            "checkpoint {version}"
+        );
+    }
+}
