@@ -11,7 +11,10 @@ use crate::sources::Source;
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct RunState {
     /// The conversation so far (system prompt included), but for a prelude left out of the
-    /// checkpoint this state was read from (see `prelude`).
+    /// checkpoint this state was read from (see `prelude`). Saved as `messages_after_prelude`
+    /// when the prelude is left out, so that a forage that does not know of preludes finds no
+    /// conversation, and starts the run over rather than carry on without its task.
+    #[serde(alias = "messages_after_prelude")]
     pub messages: Vec<ChatMessage>,
     /// The conversation's first messages, which the run's request determines: the system
     /// prompt and the task. Checkpoints leave them out, since the request is stored anyway (a
@@ -84,8 +87,10 @@ impl RunState {
             Prelude::Held(count) => (messages.get(count..).unwrap_or_default(), count),
             Prelude::LeftOut(count) => (messages.as_slice(), count),
         };
+        let whole = prelude_left_out == 0;
         SavedState {
-            messages,
+            messages: whole.then_some(messages),
+            messages_after_prelude: (!whole).then_some(messages),
             prelude_left_out,
             trace,
             sources,
@@ -104,9 +109,7 @@ impl RunState {
             fetched_pages,
         }
     }
-}
 
-impl RunState {
     /// Whether the conversation still needs its prelude: at a run's start, or after reading a
     /// checkpoint that left it out.
     pub fn needs_prelude(&self) -> bool {
@@ -161,7 +164,10 @@ impl Serialize for RunState {
 /// what `RunState` reads back).
 #[derive(Serialize)]
 pub struct SavedState<'a> {
-    messages: &'a [ChatMessage],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    messages: Option<&'a [ChatMessage]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    messages_after_prelude: Option<&'a [ChatMessage]>,
     #[serde(skip_serializing_if = "is_zero")]
     prelude_left_out: usize,
     trace: &'a [McpToolCall],
@@ -366,8 +372,10 @@ mod tests {
         let state = full_state();
         let saved = json_of(&state);
         assert_eq!(saved["prelude_left_out"], 2);
-        assert_eq!(saved["messages"].as_array().unwrap().len(), 1);
-        assert!(!saved["messages"].to_string().contains("who is acme?"));
+        assert_eq!(saved["messages_after_prelude"].as_array().unwrap().len(), 1);
+        assert!(!saved.to_string().contains("who is acme?"));
+        // A forage that does not know of preludes finds no conversation and starts over.
+        assert!(saved.get("messages").is_none());
         // Saved again before the prelude is back (a resumed run's first checkpoint), it still
         // says what was left out.
         let back: RunState = serde_json::from_value(saved.clone()).unwrap();
@@ -391,7 +399,9 @@ mod tests {
     #[test]
     fn a_checkpoint_that_kept_its_whole_conversation_reads_back_whole() {
         let mut saved = json_of(&full_state());
-        saved.as_object_mut().unwrap().remove("prelude_left_out");
+        let fields = saved.as_object_mut().unwrap();
+        fields.remove("prelude_left_out");
+        fields.remove("messages_after_prelude");
         saved["messages"] = json_of(&full_state().messages);
         let back: RunState = serde_json::from_value(saved).unwrap();
         assert_eq!(back.prelude, Prelude::Held(0));

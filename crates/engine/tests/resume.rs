@@ -63,7 +63,9 @@ async fn finished_calls_are_not_repeated_after_a_resume() {
     assert_eq!(fixture.counter("b"), 0);
     // The checkpoint leaves out what the request determines (system prompt and task).
     assert_eq!(checkpoint.1["prelude_left_out"], 2);
-    let saved_messages = checkpoint.1["messages"].as_array().expect("messages");
+    let saved_messages = checkpoint.1["messages_after_prelude"]
+        .as_array()
+        .expect("messages");
     assert!(
         saved_messages.iter().all(|m| m["role"] != "system"
             && !m["content"]
