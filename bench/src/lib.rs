@@ -2,6 +2,7 @@
 //! machine they run on (see `src/bin/`). The library part holds what they share.
 
 pub mod cpu;
+pub mod io;
 pub mod process;
 pub mod report;
 

@@ -18,6 +18,8 @@ const BENCHMARKS: &[(&str, &[&str])] = &[
     ("bench-startup", &[]),
     ("bench-throughput", &[]),
     ("bench-tool-load", &[]),
+    // Tool calls that each answer with 16,000 bytes: the conversation grows with each turn.
+    ("bench-tool-load", &["100", "16000"]),
     ("bench-local-llm", &[]),
     // The scale target: 10,000 runs, each watched by a long-poll and an event stream that
     // share HTTP/2 connections (one HTTP/1.1 connection each would pass this machine's

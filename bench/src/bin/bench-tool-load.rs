@@ -1,11 +1,13 @@
 //! Many runs making tool calls at once: RUNS concurrent runs (default 100), each making 10 MCP
 //! tool calls over 5 turns, against an MCP server in its own process: the rmcp fixture (a lean
 //! Rust server) and a FastMCP server (Python, what many users' tools run on). Measured: wall
-//! time, and the CPU time forage and the MCP server each spent per tool call (user + system,
-//! from `/proc`), so the ratio says which of the two is the bottleneck. The scripted LLM runs
-//! inside this program, outside both.
+//! time, the CPU time forage and the MCP server each spent per tool call (user + system, from
+//! `/proc`), so the ratio says which of the two is the bottleneck, and the bytes forage had
+//! written to storage per call. The scripted LLM runs inside this program, outside both.
 //!
-//! Usage: `bench-tool-load [RUNS]`. Needs `cargo build --release --bins` and the Python venv
+//! Usage: `bench-tool-load [RUNS] [OUTPUT_BYTES]`. With OUTPUT_BYTES, each call returns that
+//! much text (the rmcp fixture's `huge` tool), so the conversation grows with each turn, and
+//! only the rmcp fixture is loaded. Needs `cargo build --release --bins` and the Python venv
 //! (`scripts/install-test-deps.sh`) for the FastMCP server.
 
 use std::io::BufRead;
@@ -14,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use forage_bench::cpu::cpu_time;
+use forage_bench::io::storage_writes;
 use forage_bench::process::{TempDir, await_result, forage_bin, free_port, wait_healthy};
 use forage_bench::report::{Figure, record};
 use forage_testkit::llm::FakeLlm;
@@ -43,10 +46,12 @@ struct McpPeer {
     url: String,
     headers: Value,
     tool: &'static str,
-    arguments: fn(usize, usize, usize) -> Value,
+    /// The arguments of call `call` of turn `turn` of run `run`.
+    arguments: Box<dyn Fn(usize, usize, usize) -> Value>,
 }
 
-fn rmcp_fixture() -> anyhow::Result<McpPeer> {
+/// The rmcp fixture, its calls answering with `output_bytes` of text (0: a short echo).
+fn rmcp_fixture(output_bytes: usize) -> anyhow::Result<McpPeer> {
     let bin = forage_bin()?.with_file_name("forage-mcp-fixture");
     let mut child = Command::new(&bin)
         .args(["--port", "0"])
@@ -66,8 +71,12 @@ fn rmcp_fixture() -> anyhow::Result<McpPeer> {
         process: Proc(child),
         url,
         headers: json!({}),
-        tool: "echo",
-        arguments: |run, turn, call| json!({"text": format!("r{run}-t{turn}-c{call}")}),
+        tool: if output_bytes > 0 { "huge" } else { "echo" },
+        arguments: if output_bytes > 0 {
+            Box::new(move |_, _, _| json!({"bytes": output_bytes}))
+        } else {
+            Box::new(|run, turn, call| json!({"text": format!("r{run}-t{turn}-c{call}")}))
+        },
     })
 }
 
@@ -100,7 +109,9 @@ fn fastmcp_server() -> anyhow::Result<McpPeer> {
         url,
         headers: json!({"Authorization": format!("Bearer {VAULT_TOKEN}")}),
         tool: "get_secret_code",
-        arguments: |run, turn, call| json!({"company": format!("acme-{run}-{turn}-{call}")}),
+        arguments: Box::new(
+            |run, turn, call| json!({"company": format!("acme-{run}-{turn}-{call}")}),
+        ),
     })
 }
 
@@ -188,6 +199,8 @@ struct Load {
     wall: Duration,
     forage_cpu: Duration,
     server_cpu: Duration,
+    /// Bytes forage had written to storage (its database).
+    forage_writes: u64,
 }
 
 async fn load(llm: &str, peer: &McpPeer, runs: usize) -> anyhow::Result<Load> {
@@ -218,7 +231,9 @@ async fn load(llm: &str, peer: &McpPeer, runs: usize) -> anyhow::Result<Load> {
     let forage_pid = forage.0.id();
     let server_pid = peer.process.0.id();
     let cpu = |pid| cpu_time(pid).context("read /proc");
+    let writes = |pid| storage_writes(pid).context("read /proc/PID/io");
     let (forage_before, server_before) = (cpu(forage_pid)?, cpu(server_pid)?);
+    let writes_before = writes(forage_pid)?;
     let started = Instant::now();
     let mut calls = 0;
     for done in go(runs..2 * runs).await {
@@ -227,6 +242,7 @@ async fn load(llm: &str, peer: &McpPeer, runs: usize) -> anyhow::Result<Load> {
     let wall = started.elapsed();
     let forage_cpu = cpu(forage_pid)? - forage_before;
     let server_cpu = cpu(server_pid)? - server_before;
+    let forage_writes = writes(forage_pid)? - writes_before;
     if calls != runs * TURNS * CALLS_PER_TURN {
         bail!(
             "{calls} tool calls made, expected {}",
@@ -238,35 +254,49 @@ async fn load(llm: &str, peer: &McpPeer, runs: usize) -> anyhow::Result<Load> {
         wall,
         forage_cpu,
         server_cpu,
+        forage_writes,
     })
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let runs: usize = std::env::args()
-        .nth(1)
-        .map(|a| a.parse())
-        .transpose()?
-        .unwrap_or(100);
+    let mut args = std::env::args().skip(1);
+    let runs: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(100);
+    let output_bytes: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(0);
     let llm = FakeLlm::start().await;
-    let peers = [rmcp_fixture()?, fastmcp_server()?];
+    let peers = if output_bytes > 0 {
+        vec![rmcp_fixture(output_bytes)?]
+    } else {
+        vec![rmcp_fixture(0)?, fastmcp_server()?]
+    };
+    let load_name = if output_bytes > 0 {
+        format!("{runs} runs × 10 calls of {output_bytes} bytes")
+    } else {
+        format!("{runs} runs × 10 calls")
+    };
     let mut figures = Vec::new();
     println!(
-        "\n{runs} concurrent runs × {} tool calls ({TURNS} turns × {CALLS_PER_TURN}), processor core2x, instant scripted LLM, {} CPU cores\n",
+        "\n{runs} concurrent runs × {} tool calls ({TURNS} turns × {CALLS_PER_TURN}), processor core2x, instant scripted LLM, {} CPU cores{}\n",
         TURNS * CALLS_PER_TURN,
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        if output_bytes > 0 {
+            format!(", each call answering with {output_bytes} bytes")
+        } else {
+            String::new()
+        }
     );
     println!(
-        "| MCP server | tool calls | wall | calls/s | forage CPU / call | server CPU / call | forage ÷ server |"
+        "| MCP server | tool calls | wall | calls/s | forage CPU / call | server CPU / call | forage ÷ server | forage storage writes / call |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for peer in &peers {
         let l = load(&llm.base_url, peer, runs).await?;
         let per_call = |cpu: Duration| cpu.as_secs_f64() * 1000.0 / l.calls as f64;
         let (forage_ms, server_ms) = (per_call(l.forage_cpu), per_call(l.server_cpu));
         let ratio = forage_ms / server_ms.max(f64::EPSILON);
+        let written_kib = l.forage_writes as f64 / 1024.0 / l.calls as f64;
         println!(
-            "| {} | {} | {:.2} s | {:.0} | {forage_ms:.3} ms | {server_ms:.3} ms | {ratio:.2} |",
+            "| {} | {} | {:.2} s | {:.0} | {forage_ms:.3} ms | {server_ms:.3} ms | {ratio:.2} | {written_kib:.1} KiB |",
             peer.name,
             l.calls,
             l.wall.as_secs_f64(),
@@ -275,7 +305,10 @@ async fn main() -> anyhow::Result<()> {
         figures.push(
             Figure::new(
                 BENCH,
-                format!("forage CPU per tool call ÷ MCP server CPU per call, {runs} runs × 10 calls, {}", peer.name),
+                format!(
+                    "forage CPU per tool call ÷ MCP server CPU per call, {load_name}, {}",
+                    peer.name
+                ),
                 ratio,
                 "x",
             )
@@ -286,9 +319,18 @@ async fn main() -> anyhow::Result<()> {
         );
         figures.push(Figure::new(
             BENCH,
-            format!("tool calls/s, {runs} runs × 10 calls, {}", peer.name),
+            format!("tool calls/s, {load_name}, {}", peer.name),
             l.calls as f64 / l.wall.as_secs_f64(),
             "calls/s",
+        ));
+        figures.push(Figure::new(
+            BENCH,
+            format!(
+                "forage storage writes per tool call, {load_name}, {}",
+                peer.name
+            ),
+            written_kib,
+            "KiB",
         ));
     }
     record(&figures);

@@ -1,5 +1,6 @@
-//! Saves a run's state with the events that announce it, in versions that only grow, so
-//! that concurrent tool calls finishing in any order never put an older state over a newer one.
+//! Saves a run's state (or its batch of tool calls) with the events that announce it, in
+//! versions that only grow, so that concurrent tool calls finishing in any order never put an
+//! older batch over a newer one.
 
 use std::sync::Mutex;
 
@@ -7,7 +8,7 @@ use forage_api::RunEvent;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::events::EventSink;
+use crate::events::{EventSink, SavedPart};
 use crate::run_state::RunState;
 
 /// Numbers and saves the checkpoints of one run.
@@ -29,12 +30,14 @@ impl<'a> Checkpointer<'a> {
     /// Saves `state` and appends `events` in one step.
     pub async fn save(&self, state: &RunState, events: Vec<RunEvent>) {
         let (version, snapshot) = self.snapshot(|| encode(state));
-        self.sink.checkpoint(version, snapshot, events).await;
+        self.sink
+            .checkpoint(version, SavedPart::State(snapshot), events)
+            .await;
     }
 
-    /// Takes the next version and the state it belongs to together (`encode` runs under the
-    /// lock, so versions follow the order in which states were taken).
-    pub fn snapshot(&self, encode: impl FnOnce() -> Box<RawValue>) -> (u64, Box<RawValue>) {
+    /// Takes the next version and the part it belongs to together (`encode` runs under the
+    /// lock, so versions follow the order in which parts were taken).
+    pub fn snapshot<T>(&self, encode: impl FnOnce() -> T) -> (u64, T) {
         let mut version = self.version.lock().unwrap_or_else(|p| p.into_inner());
         *version += 1;
         (*version, encode())

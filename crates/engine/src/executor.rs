@@ -12,6 +12,7 @@ use forage_api::{
 use forage_llm::{ChatMessage, ChatRequest, ResponseFormat};
 use forage_mcp::Timeouts;
 use forage_tools::NetworkPolicy;
+use serde_json::value::RawValue;
 use tokio::time::Instant as TokioInstant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info_span};
@@ -21,9 +22,9 @@ use std::sync::Mutex;
 use crate::budget::{ProcessorProfile, ProcessorTable};
 use crate::checkpoint::{self, Checkpointer};
 use crate::envelope::{Answer, AnswerSpec};
-use crate::events::EventSink;
+use crate::events::{EventSink, SavedPart};
 use crate::prompt;
-use crate::run_state::{Batch, CallOutcome, RunState};
+use crate::run_state::{Batch, CallOutcome, LoadedBatch, RunState, SavedBatch};
 use crate::sources::ReadSources;
 use crate::text::first_chars;
 use crate::tool_calls::{CallObserver, RunTools, refused, run_calls, started_events};
@@ -69,9 +70,18 @@ pub struct RunJob {
     pub request: TaskRunCreate,
     /// The conversation of the interaction this run continues.
     pub previous_transcript: Option<serde_json::Value>,
-    /// Where an earlier attempt of this run got to: its last checkpoint's version and state
-    /// (JSON text).
-    pub resume: Option<(u64, Box<serde_json::value::RawValue>)>,
+    /// Where an earlier attempt of this run got to: its last checkpoint.
+    pub resume: Option<Resume>,
+}
+
+/// The last checkpoint of an earlier attempt of a run, as its [`SavedPart`]s left it.
+#[derive(Clone, Debug)]
+pub struct Resume {
+    pub version: u64,
+    /// The last state saved (JSON text).
+    pub state: Box<RawValue>,
+    /// The batch of tool calls saved after the state, if any (JSON text).
+    pub batch: Option<Box<RawValue>>,
 }
 
 /// How a run ended.
@@ -605,7 +615,7 @@ impl Engine {
 
         let pending = batch.unfinished();
         let recorder = BatchRecorder {
-            state,
+            turn: state.turn,
             batch: Mutex::new(batch),
             web: tools.web,
             checkpoints,
@@ -661,8 +671,9 @@ impl Engine {
 
 /// Records each finished call of a batch in the run's checkpoint, with its event.
 struct BatchRecorder<'a> {
-    /// The run's state apart from the batch (which is the field below while calls run).
-    state: &'a RunState,
+    /// The turn of the state the batch belongs to.
+    turn: u32,
+    /// The run's batch while its calls run (the state's own is empty meanwhile).
     batch: Mutex<Batch>,
     /// The run's web tools, whose fetched pages are saved with each call.
     web: &'a RunWeb,
@@ -678,11 +689,16 @@ impl CallObserver for BatchRecorder<'_> {
         if self.cancel.is_cancelled() && !outcome.answered() {
             return;
         }
+        // Only the batch is saved: the rest of the state is as the reply's checkpoint saved it.
         let (version, snapshot) = self.checkpoints.snapshot(|| {
             let mut batch = self.batch.lock().unwrap_or_else(|p| p.into_inner());
             batch.finished.push(outcome.clone());
             let fetched_pages = self.web.fetched_urls();
-            checkpoint::encode(&self.state.saved(Some(&batch), &fetched_pages))
+            checkpoint::encode(&SavedBatch {
+                turn: self.turn,
+                batch: &batch,
+                fetched_pages: &fetched_pages,
+            })
         });
         let mut events: Vec<RunEvent> = outcome
             .trace
@@ -697,16 +713,26 @@ impl CallObserver for BatchRecorder<'_> {
         }
         self.checkpoints
             .sink()
-            .checkpoint(version, snapshot, events)
+            .checkpoint(version, SavedPart::Batch(snapshot), events)
             .await;
     }
 }
 
 /// The state of an earlier attempt, when the run resumes from a checkpoint it can read.
 fn resumed_state(job: &RunJob) -> Option<(u64, RunState)> {
-    let (version, state) = job.resume.as_ref()?;
-    match serde_json::from_str::<RunState>(state.get()) {
-        Ok(state) => Some((*version, state)),
+    let resume = job.resume.as_ref()?;
+    let read = || -> Result<RunState, serde_json::Error> {
+        let mut state = serde_json::from_str::<RunState>(resume.state.get())?;
+        if let Some(batch) = &resume.batch {
+            let batch = serde_json::from_str::<LoadedBatch>(batch.get())?;
+            if let Err(err) = state.carry_on_with(batch) {
+                tracing::warn!(run_id = %job.run_id, error = %err, "resuming from the checkpoint's state without its batch");
+            }
+        }
+        Ok(state)
+    };
+    match read() {
+        Ok(state) => Some((resume.version, state)),
         Err(err) => {
             tracing::warn!(run_id = %job.run_id, error = %err, "the run's checkpoint cannot be read; starting the run over");
             None
@@ -824,12 +850,7 @@ mod tests {
     impl EventSink for CountingSink {
         async fn emit(&self, _events: Vec<RunEvent>) {}
 
-        async fn checkpoint(
-            &self,
-            _version: u64,
-            _state: Box<serde_json::value::RawValue>,
-            _events: Vec<RunEvent>,
-        ) {
+        async fn checkpoint(&self, _version: u64, _part: SavedPart, _events: Vec<RunEvent>) {
             *self.checkpoints.lock().unwrap() += 1;
         }
     }
@@ -867,11 +888,10 @@ mod tests {
     async fn recorded_after_cancel(outcome: &CallOutcome) -> u32 {
         let sink = CountingSink::default();
         let checkpoints = Checkpointer::new(&sink, 0);
-        let state = RunState::default();
         let cancel = CancellationToken::new();
         cancel.cancel();
         let recorder = BatchRecorder {
-            state: &state,
+            turn: 0,
             batch: Mutex::new(Batch {
                 calls: vec![call()],
                 ..Batch::default()

@@ -16,6 +16,6 @@ pub mod toolbox;
 pub mod web_tools;
 
 pub use budget::{Budget, ProcessorProfile, ProcessorTable};
-pub use events::{EventSink, NullSink};
-pub use executor::{Engine, EngineOutcome, RunJob, ToolEnv};
+pub use events::{EventSink, NullSink, SavedPart};
+pub use executor::{Engine, EngineOutcome, Resume, RunJob, ToolEnv};
 pub use run_state::RunState;

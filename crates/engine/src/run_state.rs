@@ -125,6 +125,21 @@ impl RunState {
         self.messages.extend(rest);
         self.prelude = Prelude::Held(count);
     }
+
+    /// Puts a batch saved after this state (as its calls finished) in place of the state's own.
+    /// A batch of another turn is not this state's (the save of its turn's state failed): it is
+    /// refused, and the state stands as it is.
+    pub fn carry_on_with(&mut self, saved: LoadedBatch) -> Result<(), OtherTurn> {
+        if saved.turn != self.turn {
+            return Err(OtherTurn {
+                state: self.turn,
+                batch: saved.turn,
+            });
+        }
+        self.batch = Some(saved.batch);
+        self.fetched_pages = saved.fetched_pages;
+        Ok(())
+    }
 }
 
 /// Where a conversation's prelude is.
@@ -186,6 +201,34 @@ pub struct SavedState<'a> {
     draft_answer: Option<&'a str>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     fetched_pages: &'a [String],
+}
+
+/// The batch of tool calls in progress, with the pages fetched so far: what is saved as each
+/// call of a batch finishes, in place of the whole state. Read back as [`LoadedBatch`].
+#[derive(Serialize)]
+pub struct SavedBatch<'a> {
+    /// The state's turn: the batch belongs to the state saved with the same turn.
+    pub turn: u32,
+    pub batch: &'a Batch,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub fetched_pages: &'a [String],
+}
+
+/// A saved batch that belongs to another turn than the state it was saved over.
+#[derive(Debug, thiserror::Error)]
+#[error("the checkpoint's batch belongs to turn {batch}, its state to turn {state}")]
+pub struct OtherTurn {
+    pub state: u32,
+    pub batch: u32,
+}
+
+/// A [`SavedBatch`] read back.
+#[derive(Debug, Deserialize)]
+pub struct LoadedBatch {
+    turn: u32,
+    batch: Batch,
+    #[serde(default)]
+    fetched_pages: Vec<String>,
 }
 
 fn is_zero(count: &usize) -> bool {
@@ -419,5 +462,40 @@ mod tests {
         let back = resumed(&saved, &whole.messages[..2]);
         assert_eq!(json_of(&back), json_of(&whole));
         assert_eq!(json_of(&back.messages), json_of(&whole.messages));
+    }
+
+    #[test]
+    fn a_batch_saved_over_the_state_of_its_turn_takes_the_place_of_the_states_own() {
+        let mut state = full_state();
+        state.batch = Some(Batch {
+            calls: vec![call("call-2"), call("call-3")],
+            started: vec!["call-2".into(), "call-3".into()],
+            ..Batch::default()
+        });
+        let fetched = vec!["https://acme.example/about".to_owned()];
+        let saved = serde_json::to_string(&SavedBatch {
+            turn: state.turn,
+            batch: &batch(),
+            fetched_pages: &fetched,
+        })
+        .unwrap();
+        let loaded: LoadedBatch = serde_json::from_str(&saved).expect("read back");
+        state.carry_on_with(loaded).expect("the same turn");
+        assert_eq!(json_of(&state.batch), json_of(&Some(batch())));
+        assert_eq!(state.fetched_pages, fetched);
+
+        // A batch of another turn (its turn's state was not saved) leaves the state as it is.
+        let before = json_of(&state);
+        let other = serde_json::to_string(&SavedBatch {
+            turn: state.turn + 1,
+            batch: &Batch::default(),
+            fetched_pages: &[],
+        })
+        .unwrap();
+        let refused = state
+            .carry_on_with(serde_json::from_str(&other).expect("read back"))
+            .expect_err("another turn");
+        assert_eq!((refused.state, refused.batch), (2, 3));
+        assert_eq!(json_of(&state), before);
     }
 }

@@ -44,10 +44,14 @@ async fn finished_calls_are_not_repeated_after_a_resume() {
     let deadline = Instant::now() + Duration::from_secs(20);
     let checkpoint = loop {
         let saved = sink.checkpoint.lock().unwrap().clone();
-        if let Some((version, state)) = saved {
-            let parsed: RunState = serde_json::from_value(state.clone()).expect("a run state");
-            if parsed.batch.as_ref().is_some_and(|b| b.finished.len() == 1) {
-                break (version, state);
+        if let Some(checkpoint) = saved {
+            let resumed = checkpoint.resumed();
+            if resumed
+                .batch
+                .as_ref()
+                .is_some_and(|b| b.finished.len() == 1)
+            {
+                break checkpoint;
             }
         }
         assert!(Instant::now() < deadline, "the quick call never finished");
@@ -61,9 +65,22 @@ async fn finished_calls_are_not_repeated_after_a_resume() {
     assert_eq!(fixture.counter("a"), 1);
     assert_eq!(fixture.calls("slow"), 1);
     assert_eq!(fixture.counter("b"), 0);
-    // The checkpoint leaves out what the request determines (system prompt and task).
-    assert_eq!(checkpoint.1["prelude_left_out"], 2);
-    let saved_messages = checkpoint.1["messages_after_prelude"]
+    // The finished call was saved as the batch alone, after the reply's state: the
+    // conversation (the plan in it, say) was not written again.
+    let batch = checkpoint
+        .batch
+        .as_ref()
+        .expect("a batch saved after the state");
+    assert!(batch.get("messages_after_prelude").is_none(), "{batch}");
+    assert!(!batch.to_string().contains("research plan"), "{batch}");
+    assert!(
+        checkpoint.state["messages_after_prelude"]
+            .to_string()
+            .contains("research plan")
+    );
+    // The state leaves out what the request determines (system prompt and task).
+    assert_eq!(checkpoint.state["prelude_left_out"], 2);
+    let saved_messages = checkpoint.state["messages_after_prelude"]
         .as_array()
         .expect("messages");
     assert!(
@@ -181,7 +198,12 @@ async fn an_accepted_answer_ends_the_run_with_its_turn_and_is_not_asked_for_agai
     state["final_answer"] = Value::String(answer);
     let requests_before = h.llm.requests().len();
     let (outcome, _) = h
-        .resume(req, None, Some((1, state)), CancellationToken::new())
+        .resume(
+            req,
+            None,
+            Some(StoredCheckpoint::of_state(1, state)),
+            CancellationToken::new(),
+        )
         .await;
     let (again, _, _) = completed(outcome);
     assert_eq!(
@@ -210,20 +232,17 @@ async fn a_run_stopped_after_a_batchs_last_call_resumes_with_every_result_of_the
     // The first batch is finished in the checkpoint of its last call: that checkpoint is the
     // only record of it until the next reply's, so a run that stops in between resumes there.
     let saved = sink.saved.lock().unwrap().clone();
-    let states: Vec<(u64, RunState)> = saved
-        .iter()
-        .map(|(version, state)| (*version, serde_json::from_value(state.clone()).unwrap()))
-        .collect();
+    let states: Vec<RunState> = saved.iter().map(StoredCheckpoint::resumed).collect();
     let at = states
         .iter()
-        .position(|(_, state)| {
+        .position(|state| {
             state
                 .batch
                 .as_ref()
                 .is_some_and(|b| b.calls.len() == 2 && b.finished.len() == 2)
         })
         .expect("a checkpoint with the first batch finished");
-    let next = &states[at + 1].1;
+    let next = &states[at + 1];
     assert_eq!(
         next.trace.len(),
         2,
@@ -284,7 +303,7 @@ async fn a_follow_ups_checkpoints_keep_the_earlier_interaction() {
     completed(outcome);
     let saved = sink.saved.lock().unwrap().clone();
     assert!(!saved.is_empty(), "the tool call was checkpointed");
-    for (version, state) in saved {
+    for StoredCheckpoint { version, state, .. } in saved {
         assert!(
             state.get("prelude_left_out").is_none(),
             "checkpoint {version}"

@@ -444,7 +444,7 @@ async fn pages_read_before_a_restart_still_count_against_the_page_budget() {
         .resume(
             request(&input, "core", json_schema(ceo_schema())),
             None,
-            Some((3, checkpoint)),
+            Some(StoredCheckpoint::of_state(3, checkpoint)),
             tokio_util::sync::CancellationToken::new(),
         )
         .await;

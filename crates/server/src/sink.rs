@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use forage_api::RunEvent;
-use forage_engine::EventSink;
-use forage_store::{Checkpoint, Lease, Store};
+use forage_engine::{EventSink, SavedPart};
+use forage_store::{CheckpointPart, Lease, Store};
 
 /// Records one leased run's events and checkpoints; a failed write is logged, never fatal to
 /// the run (a lost lease is noticed by the heartbeat, which stops the run).
@@ -28,16 +28,14 @@ impl EventSink for StoreSink {
             .await;
     }
 
-    async fn checkpoint(
-        &self,
-        version: u64,
-        state: Box<serde_json::value::RawValue>,
-        events: Vec<RunEvent>,
-    ) {
-        let checkpoint = Checkpoint { version, state };
+    async fn checkpoint(&self, version: u64, part: SavedPart, events: Vec<RunEvent>) {
+        let part = match part {
+            SavedPart::State(state) => CheckpointPart::State(state),
+            SavedPart::Batch(batch) => CheckpointPart::Batch(batch),
+        };
         if let Err(err) = self
             .store
-            .save_checkpoint(&self.lease, checkpoint, events)
+            .save_checkpoint(&self.lease, version, part, events)
             .await
         {
             tracing::warn!(run_id = %self.lease.run_id, error = %err, "could not save the run's checkpoint");

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use forage_api::{InteractionId, Processor};
-use forage_engine::{Engine, RunJob};
+use forage_engine::{Engine, Resume, RunJob};
 use forage_store::{LeasedRun, Notice, Store};
 use futures::FutureExt;
 use tokio::sync::Notify;
@@ -217,7 +217,11 @@ impl Worker {
             processor,
             request,
             previous_transcript,
-            resume: checkpoint.map(|c| (c.version, c.state)),
+            resume: checkpoint.map(|c| Resume {
+                version: c.version,
+                state: c.state,
+                batch: c.batch,
+            }),
         };
         let sink = Arc::new(StoreSink {
             store: self.store.clone(),

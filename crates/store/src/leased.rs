@@ -12,8 +12,15 @@ pub(crate) struct LeasedRow {
     pub record: RunRecord,
     pub request: String,
     pub secrets_sealed: Option<String>,
-    /// The version and JSON state of the run's last checkpoint, if it has one.
-    pub checkpoint: Option<(i64, String)>,
+    /// The run's last checkpoint, if it has one.
+    pub checkpoint: Option<StoredCheckpoint>,
+}
+
+/// A checkpoint as stored: its version, state and the batch saved after the state (JSON text).
+pub(crate) struct StoredCheckpoint {
+    pub version: i64,
+    pub state: String,
+    pub batch: Option<String>,
 }
 
 /// A leased run whose stored request cannot be read. Such a run would be leased forever: the
@@ -72,9 +79,13 @@ impl LeasedRow {
             }
         };
         let checkpoint = match self.checkpoint {
-            Some((version, state)) => Some(Checkpoint {
-                version: u64::try_from(version).unwrap_or(0),
-                state: from_json("run checkpoint", &state)?,
+            Some(stored) => Some(Checkpoint {
+                version: u64::try_from(stored.version).unwrap_or(0),
+                state: from_json("run checkpoint", &stored.state)?,
+                batch: match stored.batch {
+                    Some(batch) => Some(from_json("run checkpoint's batch", &batch)?),
+                    None => None,
+                },
             }),
             None => None,
         };

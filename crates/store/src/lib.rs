@@ -118,15 +118,17 @@ pub trait Store: Send + Sync + 'static {
     /// and finishes it as cancelled. A final run is returned unchanged.
     async fn cancel_run(&self, id: &RunId) -> Result<RunRecord, StoreError>;
 
-    /// Saves the checkpoint of a leased run and appends `events` to its log, in one
-    /// transaction, so that a resumed run neither repeats nor loses what the events announce.
-    /// A checkpoint whose version is not above the stored one is ignored (the events are
-    /// still appended). `Err(StoreError::LeaseLost)` when another worker owns the run now.
-    /// Returns the sequence number of the last event.
+    /// Saves part of the checkpoint of a leased run (its state, or its batch of tool calls in
+    /// progress) as `version`, and appends `events` to its log, in one transaction, so that a
+    /// resumed run neither repeats nor loses what the events announce. A part whose version is
+    /// not above the stored one is ignored (the events are still appended).
+    /// `Err(StoreError::LeaseLost)` when another worker owns the run now. Returns the sequence
+    /// number of the last event.
     async fn save_checkpoint(
         &self,
         lease: &Lease,
-        checkpoint: Checkpoint,
+        version: u64,
+        part: CheckpointPart,
         events: Vec<RunEvent>,
     ) -> Result<u64, StoreError>;
 

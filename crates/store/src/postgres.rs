@@ -33,7 +33,7 @@ use errors::{from_pg, from_pool};
 use writes::PreparedRun;
 
 use crate::{
-    Checkpoint, Delivery, DeliveryRecord, DeliveryResult, EventRecord, GroupEventRecord,
+    CheckpointPart, Delivery, DeliveryRecord, DeliveryResult, EventRecord, GroupEventRecord,
     GroupRecord, GroupRun, GroupRunsQuery, Lease, LeasedRun, ListQuery, NewGroup, NewRun, Notice,
     QueueDepth, RunCaps, RunOutcome, RunRecord, SecretCipher, Store, StoreError,
 };
@@ -335,16 +335,13 @@ impl Store for PostgresStore {
     async fn save_checkpoint(
         &self,
         lease: &Lease,
-        checkpoint: Checkpoint,
+        version: u64,
+        part: CheckpointPart,
         events: Vec<RunEvent>,
     ) -> Result<u64, StoreError> {
-        let version = i64::try_from(checkpoint.version).unwrap_or(i64::MAX);
+        let version = i64::try_from(version).unwrap_or(i64::MAX);
         write!(self, |tx| writes::save_checkpoint(
-            &tx,
-            lease,
-            version,
-            checkpoint.state.get(),
-            &events
+            &tx, lease, version, &part, &events
         ))
     }
 

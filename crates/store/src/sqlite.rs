@@ -36,7 +36,7 @@ use writes::PreparedRun;
 
 use crate::outcome::PreparedOutcome;
 use crate::{
-    Checkpoint, Delivery, DeliveryRecord, DeliveryResult, EventRecord, GroupEventRecord,
+    CheckpointPart, Delivery, DeliveryRecord, DeliveryResult, EventRecord, GroupEventRecord,
     GroupRecord, GroupRun, GroupRunsQuery, Lease, LeasedRun, ListQuery, NewGroup, NewRun, Notice,
     QueueDepth, RunCaps, RunOutcome, RunRecord, SecretCipher, Store, StoreError,
 };
@@ -336,14 +336,14 @@ impl Store for SqliteStore {
     async fn save_checkpoint(
         &self,
         lease: &Lease,
-        checkpoint: Checkpoint,
+        version: u64,
+        part: CheckpointPart,
         events: Vec<RunEvent>,
     ) -> Result<u64, StoreError> {
         let lease = lease.clone();
-        let version = i64::try_from(checkpoint.version).unwrap_or(i64::MAX);
-        let state = checkpoint.state;
+        let version = i64::try_from(version).unwrap_or(i64::MAX);
         self.writer
-            .write(move |conn| writes::save_checkpoint(conn, &lease, version, state.get(), &events))
+            .write(move |conn| writes::save_checkpoint(conn, &lease, version, &part, &events))
             .await
     }
 

@@ -82,6 +82,21 @@ pub struct Checkpoint {
     pub version: u64,
     /// The state as JSON text, stored as it is.
     pub state: Box<serde_json::value::RawValue>,
+    /// The batch of tool calls saved after the state, as its calls finished (JSON text); it
+    /// replaces the state's batch.
+    pub batch: Option<Box<serde_json::value::RawValue>>,
+}
+
+/// What one checkpoint save writes.
+#[derive(Clone, Debug)]
+pub enum CheckpointPart {
+    /// The run's whole state (JSON text); it replaces the stored state and any batch saved
+    /// after it.
+    State(Box<serde_json::value::RawValue>),
+    /// The batch of tool calls in progress (JSON text), saved over the stored state's as each
+    /// call finishes, so that the conversation is not written again with every call. Ignored
+    /// when the run has no stored state.
+    Batch(Box<serde_json::value::RawValue>),
 }
 
 /// How a run ended.

@@ -51,6 +51,7 @@ suite_cases!(
     expired_lease_is_leased_again,
     heartbeat_keeps_the_lease,
     release_requeues,
+    checkpoints_come_back_with_the_run,
     finish_stores_the_result,
     queued_events_keep_their_place_among_writes,
     concurrent_appends_get_consecutive_seqs,

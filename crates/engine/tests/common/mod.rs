@@ -11,7 +11,10 @@ use forage_api::{
     McpServer, OutputSchema, Processor, RunEvent, RunId, Secret, TaskRunCreate, TaskSpec,
 };
 use forage_engine::web_tools::WebEnv;
-use forage_engine::{Budget, Engine, EngineOutcome, EventSink, ProcessorTable, RunJob, ToolEnv};
+use forage_engine::{
+    Budget, Engine, EngineOutcome, EventSink, ProcessorTable, Resume, RunJob, RunState, SavedPart,
+    ToolEnv,
+};
 use forage_llm::{OpenAiConfig, OpenAiProvider};
 use forage_mcp::Timeouts;
 use forage_testkit::llm::FakeLlm;
@@ -19,14 +22,54 @@ use forage_tools::NetworkPolicy;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-/// Records every event the engine emits, and the checkpoints it saved.
+/// Records every event the engine emits, and keeps its checkpoint as a store does.
 #[derive(Default)]
 pub struct RecordingSink {
     pub events: Mutex<Vec<RunEvent>>,
-    /// The newest checkpoint.
-    pub checkpoint: Mutex<Option<(u64, Value)>>,
-    /// Every checkpoint, in the order they were saved.
-    pub saved: Mutex<Vec<(u64, Value)>>,
+    /// The checkpoint as stored now.
+    pub checkpoint: Mutex<Option<StoredCheckpoint>>,
+    /// The stored checkpoint after each save that changed it, in order.
+    pub saved: Mutex<Vec<StoredCheckpoint>>,
+    /// Every part saved, in the order they were saved.
+    pub parts: Mutex<Vec<(u64, SavedPart)>>,
+}
+
+/// A checkpoint as a store keeps it: the last state saved, and the batch saved after it.
+#[derive(Clone, Debug)]
+pub struct StoredCheckpoint {
+    pub version: u64,
+    pub state: Value,
+    pub batch: Option<Value>,
+}
+
+impl StoredCheckpoint {
+    pub fn of_state(version: u64, state: Value) -> Self {
+        StoredCheckpoint {
+            version,
+            state,
+            batch: None,
+        }
+    }
+
+    /// The state a run resumed from this checkpoint carries on from.
+    pub fn resumed(&self) -> RunState {
+        let mut state: RunState = serde_json::from_value(self.state.clone()).expect("a run state");
+        if let Some(batch) = &self.batch {
+            state
+                .carry_on_with(serde_json::from_value(batch.clone()).expect("a saved batch"))
+                .expect("the batch of the state's turn");
+        }
+        state
+    }
+
+    fn to_resume(&self) -> Resume {
+        let raw = |value: &Value| serde_json::value::to_raw_value(value).unwrap();
+        Resume {
+            version: self.version,
+            state: raw(&self.state),
+            batch: self.batch.as_ref().map(raw),
+        }
+    }
 }
 
 #[async_trait]
@@ -35,18 +78,32 @@ impl EventSink for RecordingSink {
         self.events.lock().unwrap().extend(events);
     }
 
-    async fn checkpoint(
-        &self,
-        version: u64,
-        state: Box<serde_json::value::RawValue>,
-        events: Vec<RunEvent>,
-    ) {
-        let state: Value = serde_json::from_str(state.get()).expect("a checkpoint is JSON");
-        self.saved.lock().unwrap().push((version, state.clone()));
+    /// Keeps the part as the stores do: a newer state replaces the checkpoint, a newer batch
+    /// replaces its batch; an older part is ignored.
+    async fn checkpoint(&self, version: u64, part: SavedPart, events: Vec<RunEvent>) {
+        self.parts.lock().unwrap().push((version, part.clone()));
         {
-            let mut saved = self.checkpoint.lock().unwrap();
-            if saved.as_ref().is_none_or(|(v, _)| *v < version) {
-                *saved = Some((version, state));
+            let mut stored = self.checkpoint.lock().unwrap();
+            let newer = stored.as_ref().is_none_or(|c| c.version < version);
+            let changed = match part {
+                SavedPart::State(state) if newer => {
+                    let state = serde_json::from_str(state.get()).expect("a checkpoint is JSON");
+                    *stored = Some(StoredCheckpoint::of_state(version, state));
+                    true
+                }
+                SavedPart::Batch(batch) if newer => match stored.as_mut() {
+                    Some(checkpoint) => {
+                        checkpoint.version = version;
+                        checkpoint.batch =
+                            Some(serde_json::from_str(batch.get()).expect("a batch is JSON"));
+                        true
+                    }
+                    None => false,
+                },
+                _ => false,
+            };
+            if changed {
+                self.saved.lock().unwrap().extend(stored.clone());
             }
         }
         self.emit(events).await;
@@ -139,7 +196,7 @@ impl Harness {
         &self,
         request: TaskRunCreate,
         previous_transcript: Option<Value>,
-        checkpoint: Option<(u64, Value)>,
+        checkpoint: Option<StoredCheckpoint>,
         cancel: CancellationToken,
     ) -> (EngineOutcome, Arc<RecordingSink>) {
         let sink = Arc::new(RecordingSink::default());
@@ -148,9 +205,7 @@ impl Harness {
             processor: request.processor.parse::<Processor>().unwrap(),
             request,
             previous_transcript,
-            resume: checkpoint.map(|(version, state)| {
-                (version, serde_json::value::to_raw_value(&state).unwrap())
-            }),
+            resume: checkpoint.as_ref().map(StoredCheckpoint::to_resume),
         };
         let outcome = self.engine.execute(job, sink.clone(), cancel).await;
         // The answering turn's events come with the outcome; a store records them with it.

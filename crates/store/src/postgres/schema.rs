@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_initial.sql"),
     include_str!("../../migrations/postgres/0002_groups_webhooks.sql"),
     include_str!("../../migrations/postgres/0003_checkpoints.sql"),
+    include_str!("../../migrations/postgres/0004_checkpoint_batches.sql"),
 ];
 
 /// The schema version this build of forage writes and understands.

@@ -6,9 +6,9 @@ use forage_api::{ProgressKind, RunEvent, RunId, RunStatus, Warning};
 
 use super::codec::{RUN_COLUMNS, from_json, int, now_us, run_from_row, run_id, to_json, uint};
 use super::errors::from_pg;
-use crate::leased::LeasedRow;
+use crate::leased::{LeasedRow, StoredCheckpoint};
 use crate::outcome::PreparedOutcome;
-use crate::{AdmissionCounts, Lease, Notice, RunCaps, RunRecord, StoreError};
+use crate::{AdmissionCounts, CheckpointPart, Lease, Notice, RunCaps, RunRecord, StoreError};
 
 type Tx<'a> = deadpool_postgres::Transaction<'a>;
 
@@ -223,15 +223,16 @@ pub(crate) async fn lease_next(
     });
     let checkpoint = query_opt(
         tx,
-        "SELECT version, state FROM run_checkpoints WHERE run_id = $1",
+        "SELECT version, state, batch FROM run_checkpoints WHERE run_id = $1",
         &[&run_id.as_str()],
     )
     .await?
     .map(|row| {
-        Ok::<_, StoreError>((
-            row.try_get(0).map_err(from_pg)?,
-            row.try_get(1).map_err(from_pg)?,
-        ))
+        Ok::<_, StoreError>(StoredCheckpoint {
+            version: row.try_get(0).map_err(from_pg)?,
+            state: row.try_get(1).map_err(from_pg)?,
+            batch: row.try_get(2).map_err(from_pg)?,
+        })
     })
     .transpose()?;
     let leased = LeasedRow {
@@ -393,7 +394,7 @@ pub(crate) async fn save_checkpoint(
     tx: &Tx<'_>,
     lease: &Lease,
     version: i64,
-    state: &str,
+    part: &CheckpointPart,
     events: &[RunEvent],
 ) -> Written<u64> {
     let id = lease.run_id.as_str();
@@ -410,14 +411,21 @@ pub(crate) async fn save_checkpoint(
     if token.as_deref() != Some(lease.token.as_str()) {
         return Err(StoreError::LeaseLost);
     }
-    exec(
-        tx,
-        "INSERT INTO run_checkpoints (run_id, version, state) VALUES ($1, $2, $3) \
-         ON CONFLICT (run_id) DO UPDATE SET version = excluded.version, state = excluded.state \
-         WHERE excluded.version > run_checkpoints.version",
-        &[&id, &version, &state],
-    )
-    .await?;
+    let (sql, text) = match part {
+        CheckpointPart::State(state) => (
+            "INSERT INTO run_checkpoints (run_id, version, state) VALUES ($1, $2, $3) \
+             ON CONFLICT (run_id) DO UPDATE \
+             SET version = excluded.version, state = excluded.state, batch = NULL \
+             WHERE excluded.version > run_checkpoints.version",
+            state.get(),
+        ),
+        CheckpointPart::Batch(batch) => (
+            "UPDATE run_checkpoints SET version = $2, batch = $3 \
+             WHERE run_id = $1 AND version < $2",
+            batch.get(),
+        ),
+    };
+    exec(tx, sql, &[&id, &version, &text]).await?;
     append_events(tx, &lease.run_id, events).await
 }
 

@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_groups_webhooks.sql"),
     include_str!("../../migrations/0003_checkpoints.sql"),
     include_str!("../../migrations/0004_compact_keys.sql"),
+    include_str!("../../migrations/0005_checkpoint_batches.sql"),
 ];
 
 /// The schema version this build of forage writes and understands.

@@ -8,9 +8,9 @@ use super::codec::{RUN_COLUMNS, from_json, int, micros, now, run_from_row, to_js
 use super::errors::{from_sqlite, insert_error};
 use super::reads::admission_counts;
 use super::writer::WriteResult;
-use crate::leased::LeasedRow;
+use crate::leased::{LeasedRow, StoredCheckpoint};
 use crate::outcome::PreparedOutcome;
-use crate::{Lease, Notice, RunCaps, RunRecord, StoreError};
+use crate::{CheckpointPart, Lease, Notice, RunCaps, RunRecord, StoreError};
 
 /// A run ready to insert.
 pub(crate) struct PreparedRun {
@@ -259,10 +259,16 @@ fn lease_candidate(
         seq: last,
     });
     let checkpoint = conn
-        .prepare_cached("SELECT version, state FROM run_checkpoints WHERE run_seq = ?1")
+        .prepare_cached("SELECT version, state, batch FROM run_checkpoints WHERE run_seq = ?1")
         .and_then(|mut stmt| {
-            stmt.query_row([seq], |row| Ok((row.get(0)?, row.get(1)?)))
-                .optional()
+            stmt.query_row([seq], |row| {
+                Ok(StoredCheckpoint {
+                    version: row.get(0)?,
+                    state: row.get(1)?,
+                    batch: row.get(2)?,
+                })
+            })
+            .optional()
         })
         .map_err(from_sqlite)?;
     let leased = LeasedRow {
@@ -481,7 +487,7 @@ pub(crate) fn save_checkpoint(
     conn: &Connection,
     lease: &Lease,
     version: i64,
-    state: &str,
+    part: &CheckpointPart,
     events: &[RunEvent],
 ) -> WriteResult<u64> {
     let id = lease.run_id.as_str();
@@ -499,13 +505,23 @@ pub(crate) fn save_checkpoint(
         }
         Some((seq, _)) => seq,
     };
-    conn.prepare_cached(
-        "INSERT INTO run_checkpoints (run_seq, version, state) VALUES (?1, ?2, ?3) \
-         ON CONFLICT (run_seq) DO UPDATE SET version = excluded.version, state = excluded.state \
-         WHERE excluded.version > run_checkpoints.version",
-    )
-    .and_then(|mut stmt| stmt.execute(params![seq, version, state]))
-    .map_err(from_sqlite)?;
+    let (sql, text) = match part {
+        CheckpointPart::State(state) => (
+            "INSERT INTO run_checkpoints (run_seq, version, state) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (run_seq) DO UPDATE \
+             SET version = excluded.version, state = excluded.state, batch = NULL \
+             WHERE excluded.version > run_checkpoints.version",
+            state.get(),
+        ),
+        CheckpointPart::Batch(batch) => (
+            "UPDATE run_checkpoints SET version = ?2, batch = ?3 \
+             WHERE run_seq = ?1 AND version < ?2",
+            batch.get(),
+        ),
+    };
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute(params![seq, version, text]))
+        .map_err(from_sqlite)?;
     append_and_announce(
         conn,
         RunKey {

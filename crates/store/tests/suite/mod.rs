@@ -14,10 +14,11 @@ use forage_api::{
     TaskRunCreate, TokenUsage, Warning, WarningKind,
 };
 use forage_store::{
-    CapReached, LeasedRun, ListQuery, NewRun, Notice, QueueDepth, RunCaps, RunOutcome, RunRecord,
-    SecretCipher, Store, StoreError,
+    CapReached, CheckpointPart, LeasedRun, ListQuery, NewRun, Notice, QueueDepth, RunCaps,
+    RunOutcome, RunRecord, SecretCipher, Store, StoreError,
 };
 use serde_json::json;
+use serde_json::value::RawValue;
 use tokio::sync::broadcast;
 
 /// A header value that must never be stored in clear.
@@ -429,6 +430,83 @@ pub async fn release_requeues(store: Arc<dyn Store>) {
         ]
     );
     assert_eq!(lease(&store, "w2").await.record.id, later.id);
+}
+
+/// A run leased again comes with its checkpoint: the last state saved and the batch saved after
+/// it. A newer state drops that batch; a part older than the stored one changes nothing, though
+/// its events are kept; a worker that lost the lease saves nothing.
+pub async fn checkpoints_come_back_with_the_run(store: Arc<dyn Store>) {
+    let raw = |text: &str| RawValue::from_string(text.to_owned()).expect("JSON");
+    let save = |lease: forage_store::Lease, version: u64, part: CheckpointPart, note: &str| {
+        let (store, note) = (store.clone(), note.to_owned());
+        async move {
+            store
+                .save_checkpoint(&lease, version, part, vec![progress(note)])
+                .await
+        }
+    };
+    let run = store.create_run(new_run("owner-a")).await.expect("create");
+    let first = lease(&store, "w1").await;
+    assert!(first.checkpoint.is_none());
+    let state = CheckpointPart::State(raw(r#"{"turn":1,"messages":["a"]}"#));
+    save(first.lease.clone(), 1, state, "replied")
+        .await
+        .expect("save the state");
+    let batch = CheckpointPart::Batch(raw(r#"{"batch":{"finished":["c1","c2"]}}"#));
+    save(first.lease.clone(), 3, batch, "call 2")
+        .await
+        .expect("save a batch");
+    let older = CheckpointPart::Batch(raw(r#"{"batch":{"finished":["c1"]}}"#));
+    save(first.lease.clone(), 2, older, "call 1")
+        .await
+        .expect("save an older batch");
+    store.release(&first.lease).await.expect("release");
+
+    let second = lease(&store, "w2").await;
+    assert_eq!(second.record.id, run.id);
+    let checkpoint = second.checkpoint.expect("the checkpoint");
+    assert_eq!(checkpoint.version, 3);
+    assert_eq!(checkpoint.state.get(), r#"{"turn":1,"messages":["a"]}"#);
+    assert_eq!(
+        checkpoint.batch.as_ref().map(|b| b.get()),
+        Some(r#"{"batch":{"finished":["c1","c2"]}}"#)
+    );
+    let notes: Vec<String> = all_events(&store, &run.id)
+        .await
+        .into_iter()
+        .filter_map(|event| match event {
+            RunEvent::Progress { message, .. } => Some(message),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(notes, ["replied", "call 2", "call 1"]);
+
+    let lost = save(
+        first.lease.clone(),
+        9,
+        CheckpointPart::State(raw(r#"{"turn":9}"#)),
+        "stale",
+    )
+    .await
+    .expect_err("the first worker's lease is gone");
+    assert!(matches!(lost, StoreError::LeaseLost), "{lost}");
+    save(
+        second.lease.clone(),
+        4,
+        CheckpointPart::State(raw(r#"{"turn":2}"#)),
+        "replied again",
+    )
+    .await
+    .expect("save a newer state");
+    store.release(&second.lease).await.expect("release");
+    let third = lease(&store, "w3").await;
+    let checkpoint = third.checkpoint.expect("the checkpoint");
+    assert_eq!(checkpoint.version, 4);
+    assert_eq!(checkpoint.state.get(), r#"{"turn":2}"#);
+    assert!(
+        checkpoint.batch.is_none(),
+        "the newer state drops the batch"
+    );
 }
 
 /// Finishing stores the output, usage, warnings and the final status event together.
