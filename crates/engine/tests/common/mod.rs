@@ -30,8 +30,6 @@ pub struct RecordingSink {
     pub checkpoint: Mutex<Option<StoredCheckpoint>>,
     /// The stored checkpoint after each save that changed it, in order.
     pub saved: Mutex<Vec<StoredCheckpoint>>,
-    /// Every part saved, in the order they were saved.
-    pub parts: Mutex<Vec<(u64, SavedPart)>>,
 }
 
 /// A checkpoint as a store keeps it: the last state saved, and the batch saved after it.
@@ -81,7 +79,6 @@ impl EventSink for RecordingSink {
     /// Keeps the part as the stores do: a newer state replaces the checkpoint, a newer batch
     /// replaces its batch; an older part is ignored.
     async fn checkpoint(&self, version: u64, part: SavedPart, events: Vec<RunEvent>) {
-        self.parts.lock().unwrap().push((version, part.clone()));
         {
             let mut stored = self.checkpoint.lock().unwrap();
             let newer = stored.as_ref().is_none_or(|c| c.version < version);
