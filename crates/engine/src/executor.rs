@@ -722,9 +722,9 @@ impl CallObserver for BatchRecorder<'_> {
 fn resumed_state(job: &RunJob) -> Option<(u64, RunState)> {
     let resume = job.resume.as_ref()?;
     let read = || -> Result<RunState, serde_json::Error> {
-        let mut state = serde_json::from_str::<RunState>(resume.state.get())?;
+        let mut state = RunState::from_saved(serde_json::from_str(resume.state.get())?)?;
         if let Some(batch) = &resume.batch {
-            let batch = serde_json::from_str::<LoadedBatch>(batch.get())?;
+            let batch = LoadedBatch::from_saved(serde_json::from_str(batch.get())?)?;
             if let Err(err) = state.carry_on_with(batch) {
                 tracing::warn!(run_id = %job.run_id, error = %err, "resuming from the checkpoint's state without its batch");
             }

@@ -9,6 +9,7 @@ pub mod executor;
 pub mod infer_schema;
 pub mod prompt;
 pub mod run_state;
+pub mod saved_texts;
 pub mod sources;
 pub mod text;
 pub mod tool_calls;

@@ -4,7 +4,9 @@
 use forage_api::{McpToolCall, TokenUsage, Warning};
 use forage_llm::{ChatMessage, ToolCall};
 use serde::{Deserialize, Serialize, Serializer};
+use serde_json::Value;
 
+use crate::saved_texts::{self, SavedMessage, SavedMessages, SavedSources};
 use crate::sources::Source;
 
 /// Everything the agent loop needs to carry on from where it stopped. Saved as [`SavedState`].
@@ -56,6 +58,12 @@ pub struct RunState {
 }
 
 impl RunState {
+    /// Reads a saved state back (as [`SavedState`] wrote it, or as an older forage did).
+    pub fn from_saved(mut saved: Value) -> Result<RunState, serde_json::Error> {
+        saved_texts::put_back_in_state(&mut saved)?;
+        serde_json::from_value(saved)
+    }
+
     /// The state as it is saved, with `batch` and `fetched_pages` in place of its own: while a
     /// batch's calls run, the batch and the pages fetched live outside the state.
     pub fn saved<'a>(
@@ -88,12 +96,17 @@ impl RunState {
             Prelude::LeftOut(count) => (messages.as_slice(), count),
         };
         let whole = prelude_left_out == 0;
+        let messages = SavedMessages { messages, trace };
+        let (messages, messages_after_prelude) = match whole {
+            true => (Some(messages), None),
+            false => (None, Some(messages)),
+        };
         SavedState {
-            messages: whole.then_some(messages),
-            messages_after_prelude: (!whole).then_some(messages),
+            messages,
+            messages_after_prelude,
             prelude_left_out,
             trace,
-            sources,
+            sources: SavedSources { sources, trace },
             warnings,
             usage,
             tool_calls_used: *tool_calls_used,
@@ -176,17 +189,18 @@ impl Serialize for RunState {
 }
 
 /// A [`RunState`] by reference, encoded straight to a checkpoint's JSON text (field for field
-/// what `RunState` reads back).
+/// what [`RunState::from_saved`] reads back). Tool outputs the trace holds are saved once (see
+/// [`crate::saved_texts`]).
 #[derive(Serialize)]
 pub struct SavedState<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    messages: Option<&'a [ChatMessage]>,
+    messages: Option<SavedMessages<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    messages_after_prelude: Option<&'a [ChatMessage]>,
+    messages_after_prelude: Option<SavedMessages<'a>>,
     #[serde(skip_serializing_if = "is_zero")]
     prelude_left_out: usize,
     trace: &'a [McpToolCall],
-    sources: &'a [Source],
+    sources: SavedSources<'a>,
     warnings: &'a [Warning],
     usage: &'a TokenUsage,
     tool_calls_used: u32,
@@ -231,6 +245,14 @@ pub struct LoadedBatch {
     fetched_pages: Vec<String>,
 }
 
+impl LoadedBatch {
+    /// Reads a [`SavedBatch`] back.
+    pub fn from_saved(mut saved: Value) -> Result<LoadedBatch, serde_json::Error> {
+        saved_texts::put_back_in_saved_batch(&mut saved)?;
+        serde_json::from_value(saved)
+    }
+}
+
 fn is_zero(count: &usize) -> bool {
     *count == 0
 }
@@ -259,8 +281,9 @@ impl Batch {
     }
 }
 
-/// What one tool call produced.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// What one tool call produced. Saved with its reply and sources by reference to its trace entry
+/// where that holds the same text (see [`crate::saved_texts`]).
+#[derive(Clone, Debug, Deserialize)]
 pub struct CallOutcome {
     pub call_id: String,
     /// The trace entry, when the call reached (or was meant for) an MCP server.
@@ -278,6 +301,41 @@ pub struct CallOutcome {
     /// What to tell watchers when the call finishes (built-in tools, which have no trace entry).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+impl Serialize for CallOutcome {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct SavedOutcome<'a> {
+            call_id: &'a str,
+            trace: &'a Option<McpToolCall>,
+            message: SavedMessage<'a>,
+            read: SavedSources<'a>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            note: &'a Option<String>,
+        }
+        let CallOutcome {
+            call_id,
+            trace,
+            message,
+            read,
+            note,
+        } = self;
+        SavedOutcome {
+            call_id,
+            trace,
+            message: SavedMessage {
+                message,
+                trace: trace.as_slice(),
+            },
+            read: SavedSources {
+                sources: read,
+                trace: trace.as_slice(),
+            },
+            note,
+        }
+        .serialize(serializer)
+    }
 }
 
 impl CallOutcome {
@@ -313,7 +371,7 @@ pub fn deserialize_read<'de, D: serde::Deserializer<'de>>(
 #[cfg(test)]
 mod tests {
     use forage_api::WarningKind;
-    use serde_json::Value;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -362,6 +420,7 @@ mod tests {
                 ChatMessage::system("be brief".to_owned()),
                 ChatMessage::user("who is acme?".to_owned()),
                 ChatMessage::assistant("Looking it up.".to_owned()),
+                ChatMessage::tool("call-1".to_owned(), "ACME Corp".to_owned()),
             ],
             prelude: Prelude::Held(2),
             trace: vec![trace("call-1")],
@@ -392,7 +451,7 @@ mod tests {
 
     /// Reads `text` back and puts the prelude back as a resumed run does.
     fn resumed(text: &str, prelude: &[ChatMessage]) -> RunState {
-        let mut back: RunState = serde_json::from_str(text).unwrap();
+        let mut back = RunState::from_saved(serde_json::from_str(text).unwrap()).unwrap();
         assert!(back.needs_prelude());
         back.begin_with(prelude.to_vec(), true);
         back
@@ -415,13 +474,13 @@ mod tests {
         let state = full_state();
         let saved = json_of(&state);
         assert_eq!(saved["prelude_left_out"], 2);
-        assert_eq!(saved["messages_after_prelude"].as_array().unwrap().len(), 1);
+        assert_eq!(saved["messages_after_prelude"].as_array().unwrap().len(), 2);
         assert!(!saved.to_string().contains("who is acme?"));
         // A forage that does not know of preludes finds no conversation and starts over.
         assert!(saved.get("messages").is_none());
         // Saved again before the prelude is back (a resumed run's first checkpoint), it still
         // says what was left out.
-        let back: RunState = serde_json::from_value(saved.clone()).unwrap();
+        let back = RunState::from_saved(saved.clone()).unwrap();
         assert_eq!(back.prelude, Prelude::LeftOut(2));
         assert_eq!(json_of(&back), saved);
     }
@@ -446,10 +505,10 @@ mod tests {
         fields.remove("prelude_left_out");
         fields.remove("messages_after_prelude");
         saved["messages"] = json_of(&full_state().messages);
-        let back: RunState = serde_json::from_value(saved).unwrap();
+        let back = RunState::from_saved(saved).unwrap();
         assert_eq!(back.prelude, Prelude::Held(0));
         assert!(!back.needs_prelude());
-        assert_eq!(back.messages.len(), 3);
+        assert_eq!(back.messages.len(), 4);
     }
 
     #[test]
@@ -479,7 +538,8 @@ mod tests {
             fetched_pages: &fetched,
         })
         .unwrap();
-        let loaded: LoadedBatch = serde_json::from_str(&saved).expect("read back");
+        let loaded =
+            LoadedBatch::from_saved(serde_json::from_str(&saved).unwrap()).expect("read back");
         state.carry_on_with(loaded).expect("the same turn");
         assert_eq!(json_of(&state.batch), json_of(&Some(batch())));
         assert_eq!(state.fetched_pages, fetched);
@@ -493,9 +553,89 @@ mod tests {
         })
         .unwrap();
         let refused = state
-            .carry_on_with(serde_json::from_str(&other).expect("read back"))
+            .carry_on_with(
+                LoadedBatch::from_saved(serde_json::from_str(&other).unwrap()).expect("read back"),
+            )
             .expect_err("another turn");
         assert_eq!((refused.state, refused.batch), (2, 3));
         assert_eq!(json_of(&state), before);
+    }
+
+    /// A state whose one tool call answered `output`, shown to the model as `shown`, with a
+    /// batch in progress whose finished call answered the same.
+    fn state_with_output(output: &str, shown: &str) -> RunState {
+        let mut traced = trace("call-1");
+        traced.content = Some(shown.to_owned());
+        let mut state = full_state();
+        state.messages[3] = ChatMessage::tool("call-1".to_owned(), shown.to_owned());
+        state.trace = vec![traced.clone()];
+        state.sources = vec![
+            Source {
+                url: Some("https://acme.example/".into()),
+                title: None,
+                text: "a page".into(),
+            },
+            Source::tool_output(output.to_owned()),
+        ];
+        traced.tool_call_id = "call-3".into();
+        state.batch = Some(Batch {
+            finished: vec![CallOutcome {
+                call_id: "call-3".into(),
+                trace: Some(traced),
+                message: ChatMessage::tool("call-3".to_owned(), shown.to_owned()),
+                read: vec![Source::tool_output(output.to_owned())],
+                note: None,
+            }],
+            ..batch()
+        });
+        state
+    }
+
+    #[test]
+    fn a_tool_output_is_saved_once_beside_its_trace_entry() {
+        let output = "ACME Corp makes anvils. ".repeat(40);
+        let state = state_with_output(&output, &output);
+        let text = serde_json::to_string(&state).unwrap();
+        // Once in the state's trace, once in the finished call's trace entry.
+        assert_eq!(text.matches(&output).count(), 2, "{text}");
+        let back = resumed(&text, &state.messages[..2]);
+        assert_eq!(json_of(&back), json_of(&state));
+        assert_eq!(back.messages, state.messages);
+        assert_eq!(back.sources, state.sources);
+        let finished = &back.batch.unwrap().finished[0];
+        assert_eq!(
+            finished.message,
+            state.batch.as_ref().unwrap().finished[0].message
+        );
+        assert_eq!(
+            finished.read,
+            state.batch.as_ref().unwrap().finished[0].read
+        );
+
+        // A forage that does not know of these references cannot read the state, and starts
+        // the run over rather than carry on without the outputs.
+        assert!(serde_json::from_str::<RunState>(&text).is_err());
+    }
+
+    #[test]
+    fn an_output_cut_for_the_model_keeps_its_full_text_in_the_sources() {
+        let output = "ACME Corp makes anvils. ".repeat(40);
+        let shown = format!("{}\n[output truncated]", &output[..100]);
+        let state = state_with_output(&output, &shown);
+        let text = serde_json::to_string(&state).unwrap();
+        // The full output is saved with the sources (state and batch), the cut one with the trace.
+        assert_eq!(text.matches(&output).count(), 2, "{text}");
+        assert_eq!(text.matches("[output truncated]").count(), 2, "{text}");
+        let back = resumed(&text, &state.messages[..2]);
+        assert_eq!(back.messages, state.messages);
+        assert_eq!(back.sources, state.sources);
+    }
+
+    #[test]
+    fn a_reference_to_an_output_the_checkpoint_lacks_makes_it_unreadable() {
+        let mut saved = json_of(&state_with_output("ACME", "ACME"));
+        saved["trace"] = json!([]);
+        let err = RunState::from_saved(saved).expect_err("no trace entry to refer to");
+        assert!(err.to_string().contains("trace entry 0"), "{err}");
     }
 }

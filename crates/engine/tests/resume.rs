@@ -90,6 +90,14 @@ async fn finished_calls_are_not_repeated_after_a_resume() {
                 .is_some_and(|c| c.starts_with("Task input:"))),
         "{saved_messages:?}"
     );
+    // The finished call's reply is saved once, by reference to its trace entry.
+    let finished = &batch["batch"]["finished"][0];
+    let quick_output = finished["trace"]["content"]
+        .as_str()
+        .expect("the quick call's output")
+        .to_owned();
+    assert!(finished["message"].get("content").is_none(), "{finished}");
+    assert_eq!(finished["message"]["content_of_trace"], 0, "{finished}");
     let asked_before = h.llm.requests().len();
 
     // Second attempt, from the checkpoint.
@@ -109,6 +117,15 @@ async fn finished_calls_are_not_repeated_after_a_resume() {
     let plan = resumed_ask[2]["content"].as_str().unwrap_or_default();
     assert!(plan.starts_with("Your research plan"), "{resumed_ask}");
     assert_eq!(resumed_ask[3]["role"], "assistant", "{resumed_ask}");
+    // The reply saved by reference is back in full.
+    assert!(
+        resumed_ask
+            .as_array()
+            .expect("messages")
+            .iter()
+            .any(|m| m["role"] == "tool" && m["content"] == quick_output.as_str()),
+        "{resumed_ask}"
+    );
     let (output, _, _) = completed(outcome);
     assert_eq!(fixture.counter("a"), 1, "a finished call was sent again");
     assert_eq!(

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use forage_api::{
     McpServer, OutputSchema, Processor, RunEvent, RunId, Secret, TaskRunCreate, TaskSpec,
 };
+use forage_engine::run_state::LoadedBatch;
 use forage_engine::web_tools::WebEnv;
 use forage_engine::{
     Budget, Engine, EngineOutcome, EventSink, ProcessorTable, Resume, RunJob, RunState, SavedPart,
@@ -51,10 +52,10 @@ impl StoredCheckpoint {
 
     /// The state a run resumed from this checkpoint carries on from.
     pub fn resumed(&self) -> RunState {
-        let mut state: RunState = serde_json::from_value(self.state.clone()).expect("a run state");
+        let mut state = RunState::from_saved(self.state.clone()).expect("a run state");
         if let Some(batch) = &self.batch {
             state
-                .carry_on_with(serde_json::from_value(batch.clone()).expect("a saved batch"))
+                .carry_on_with(LoadedBatch::from_saved(batch.clone()).expect("a saved batch"))
                 .expect("the batch of the state's turn");
         }
         state
