@@ -220,16 +220,74 @@ fn commit_batch(
 }
 
 fn apply_all(conn: &Connection, jobs: &mut [Box<dyn WriteJob>]) -> Result<(), StoreError> {
-    conn.execute_batch("BEGIN IMMEDIATE").map_err(from_sqlite)?;
+    control(conn, "BEGIN IMMEDIATE")?;
     for job in jobs.iter_mut() {
-        conn.execute_batch("SAVEPOINT command")
-            .map_err(from_sqlite)?;
-        if job.apply(conn) {
-            conn.execute_batch("RELEASE command").map_err(from_sqlite)?;
-        } else {
-            conn.execute_batch("ROLLBACK TO command; RELEASE command")
-                .map_err(from_sqlite)?;
+        control(conn, "SAVEPOINT command")?;
+        if !job.apply(conn) {
+            control(conn, "ROLLBACK TO command")?;
         }
+        control(conn, "RELEASE command")?;
     }
-    conn.execute_batch("COMMIT").map_err(from_sqlite)
+    control(conn, "COMMIT")
+}
+
+/// Runs one of the statements that frame a batch and its commands, prepared once (they run for
+/// every command, so parsing them each time would cost as much as a small write).
+fn control(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut statement| statement.execute([]))
+        .map(drop)
+        .map_err(from_sqlite)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn insert(conn: &Connection, value: i64) -> Result<(), StoreError> {
+        conn.execute("INSERT INTO t (x) VALUES (?1)", [value])
+            .map(drop)
+            .map_err(from_sqlite)
+    }
+
+    #[tokio::test]
+    async fn a_failed_command_leaves_nothing_behind_and_fails_none_of_its_batch_mates() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (x INTEGER)").unwrap();
+        let (notices, _) = broadcast::channel(16);
+        let writer = Writer::start(conn, notices, None).unwrap();
+        for round in 0..2 {
+            // The first command holds the writer, so the next two are committed together.
+            let holding = writer.write(move |conn| {
+                std::thread::sleep(Duration::from_millis(100));
+                insert(conn, 10 * round).map(|()| ((), Vec::new()))
+            });
+            let failing = writer.write(move |conn| {
+                insert(conn, 10 * round + 1)?;
+                Err::<((), Vec<Notice>), _>(StoreError::Database("refused".into()))
+            });
+            let passing =
+                writer.write(move |conn| insert(conn, 10 * round + 2).map(|()| ((), Vec::new())));
+            let (holding, failing, passing) = tokio::join!(holding, failing, passing);
+            assert!(
+                holding.is_ok() && passing.is_ok(),
+                "{holding:?} {passing:?}"
+            );
+            assert!(matches!(failing, Err(StoreError::Database(m)) if m == "refused"));
+        }
+        let stored = writer
+            .read(|conn| {
+                conn.query_row(
+                    "SELECT group_concat(x) FROM (SELECT x FROM t ORDER BY x)",
+                    [],
+                    |row| row.get::<_, String>(0),
+                )
+                .map_err(from_sqlite)
+            })
+            .await
+            .unwrap();
+        assert_eq!(stored, "0,2,10,12");
+    }
 }
