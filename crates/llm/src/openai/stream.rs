@@ -1,6 +1,7 @@
 //! Accumulates streamed chat-completion chunks (text deltas, tool-call deltas by index,
 //! the final usage chunk) into one `ChatResponse`, within a byte bound.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -12,9 +13,10 @@ use super::decode::{
 use crate::{ChatResponse, LlmError, ToolCall, Usage};
 
 #[derive(Deserialize)]
-struct Chunk {
-    #[serde(default)]
-    model: Option<String>,
+struct Chunk<'a> {
+    /// Borrowed: every chunk names the model, which is kept once.
+    #[serde(default, borrow)]
+    model: Option<Cow<'a, str>>,
     #[serde(default)]
     choices: Vec<ChunkChoice>,
     #[serde(default)]
@@ -91,8 +93,10 @@ impl StreamAccumulator {
                 error_message(error)
             )));
         }
-        if let Some(model) = chunk.model.filter(|m| !m.is_empty()) {
-            self.model = Some(model);
+        if let Some(model) = chunk.model.filter(|m| !m.is_empty())
+            && self.model.as_deref() != Some(model.as_ref())
+        {
+            self.model = Some(model.into_owned());
         }
         if let Some(usage) = chunk.usage {
             self.usage = Some(usage.into());

@@ -33,11 +33,16 @@ impl SseLines {
         let mut out = Vec::new();
         let mut rest = chunk;
         while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
-            self.partial.extend_from_slice(&rest[..pos]);
+            let line = &rest[..pos];
             rest = &rest[pos + 1..];
-            let line = std::mem::take(&mut self.partial);
-            if let Some(data) = data_of(&line) {
-                out.push(data);
+            // A line within one chunk is read where it lies; one begun in an earlier chunk is
+            // completed in `partial`, which keeps its buffer for the next.
+            if self.partial.is_empty() {
+                out.extend(data_of(line));
+            } else {
+                self.partial.extend_from_slice(line);
+                out.extend(data_of(&self.partial));
+                self.partial.clear();
             }
         }
         self.partial.extend_from_slice(rest);
@@ -86,7 +91,10 @@ fn data_of(line: &[u8]) -> Option<String> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let data = line.strip_prefix(b"data:")?;
     let data = data.strip_prefix(b" ").unwrap_or(data);
-    Some(String::from_utf8_lossy(data).into_owned())
+    Some(match std::str::from_utf8(data) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(data).into_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -109,6 +117,18 @@ mod tests {
         let mut sse = SseLines::new(1024);
         assert!(sse.push(b"event: x\ndata:{}").unwrap().is_empty());
         assert_eq!(sse.finish().as_deref(), Some("{}"));
+    }
+
+    #[test]
+    fn a_line_may_span_several_chunks_and_bad_bytes_are_replaced() {
+        let mut sse = SseLines::new(1024);
+        assert!(sse.push(b"data: {\"a\"").unwrap().is_empty());
+        assert!(sse.push(b":\"\xff").unwrap().is_empty());
+        assert_eq!(
+            sse.push(b"\"}\ndata: 2\n").unwrap(),
+            vec!["{\"a\":\"\u{fffd}\"}".to_owned(), "2".to_owned()]
+        );
+        assert_eq!(sse.push(b"data: 3\n").unwrap(), vec!["3".to_owned()]);
     }
 
     #[test]
