@@ -6,7 +6,7 @@ use forage_llm::{ChatMessage, ToolCall};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::saved_texts::{self, SavedMessage, SavedMessages, SavedSources};
+use crate::saved_texts::{self, SavedItem, SavedList};
 use crate::sources::Source;
 
 /// Everything the agent loop needs to carry on from where it stopped. Saved as [`SavedState`].
@@ -96,7 +96,10 @@ impl RunState {
             Prelude::LeftOut(count) => (messages.as_slice(), count),
         };
         let whole = prelude_left_out == 0;
-        let messages = SavedMessages { messages, trace };
+        let messages = SavedList {
+            items: messages,
+            trace,
+        };
         let (messages, messages_after_prelude) = match whole {
             true => (Some(messages), None),
             false => (None, Some(messages)),
@@ -106,7 +109,10 @@ impl RunState {
             messages_after_prelude,
             prelude_left_out,
             trace,
-            sources: SavedSources { sources, trace },
+            sources: SavedList {
+                items: sources,
+                trace,
+            },
             warnings,
             usage,
             tool_calls_used: *tool_calls_used,
@@ -194,13 +200,13 @@ impl Serialize for RunState {
 #[derive(Serialize)]
 pub struct SavedState<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    messages: Option<SavedMessages<'a>>,
+    messages: Option<SavedList<'a, ChatMessage>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    messages_after_prelude: Option<SavedMessages<'a>>,
+    messages_after_prelude: Option<SavedList<'a, ChatMessage>>,
     #[serde(skip_serializing_if = "is_zero")]
     prelude_left_out: usize,
     trace: &'a [McpToolCall],
-    sources: SavedSources<'a>,
+    sources: SavedList<'a, Source>,
     warnings: &'a [Warning],
     usage: &'a TokenUsage,
     tool_calls_used: u32,
@@ -309,8 +315,8 @@ impl Serialize for CallOutcome {
         struct SavedOutcome<'a> {
             call_id: &'a str,
             trace: &'a Option<McpToolCall>,
-            message: SavedMessage<'a>,
-            read: SavedSources<'a>,
+            message: SavedItem<'a, ChatMessage>,
+            read: SavedList<'a, Source>,
             #[serde(skip_serializing_if = "Option::is_none")]
             note: &'a Option<String>,
         }
@@ -324,12 +330,12 @@ impl Serialize for CallOutcome {
         SavedOutcome {
             call_id,
             trace,
-            message: SavedMessage {
-                message,
+            message: SavedItem {
+                item: message,
                 trace: trace.as_slice(),
             },
-            read: SavedSources {
-                sources: read,
+            read: SavedList {
+                items: read,
                 trace: trace.as_slice(),
             },
             note,

@@ -21,7 +21,7 @@ const CONTENT_OF_TRACE: &str = "content_of_trace";
 
 /// Finds the trace entry that holds a text, looking first after the last one found (tool
 /// replies and their sources come in the order of the trace).
-struct TraceTexts<'a> {
+pub struct TraceTexts<'a> {
     trace: &'a [McpToolCall],
     next: Cell<usize>,
 }
@@ -42,10 +42,20 @@ impl<'a> TraceTexts<'a> {
         self.next.set(found + 1);
         Some(found)
     }
+}
 
-    fn message<S: Serializer>(
+/// Something a checkpoint may save by reference to the trace entry that holds its text.
+pub trait HeldInTrace {
+    fn save<S: Serializer>(&self, texts: &TraceTexts<'_>, serializer: S)
+    -> Result<S::Ok, S::Error>;
+}
+
+impl HeldInTrace for ChatMessage {
+    /// A tool reply whose text a trace entry holds is saved as `{role, tool_call_id,
+    /// content_of_trace}`.
+    fn save<S: Serializer>(
         &self,
-        message: &ChatMessage,
+        texts: &TraceTexts<'_>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
@@ -57,95 +67,79 @@ impl<'a> TraceTexts<'a> {
         let ChatMessage::Tool {
             tool_call_id,
             content,
-        } = message
+        } = self
         else {
-            return message.serialize(serializer);
+            return self.serialize(serializer);
         };
-        match self.find(content) {
+        match texts.find(content) {
             Some(content_of_trace) => ToolReplyInTrace {
                 role: "tool",
                 tool_call_id,
                 content_of_trace,
             }
             .serialize(serializer),
-            None => message.serialize(serializer),
+            None => self.serialize(serializer),
         }
     }
+}
 
-    fn source<S: Serializer>(&self, source: &Source, serializer: S) -> Result<S::Ok, S::Error> {
+impl HeldInTrace for Source {
+    /// A tool's output (no URL, no title) whose text a trace entry holds is saved as
+    /// `{content_of_trace}`.
+    fn save<S: Serializer>(
+        &self,
+        texts: &TraceTexts<'_>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
         struct SourceInTrace {
             content_of_trace: usize,
         }
-        let tool_output = source.url.is_none() && source.title.is_none();
-        match tool_output.then(|| self.find(&source.text)).flatten() {
+        let tool_output = self.url.is_none() && self.title.is_none();
+        match tool_output.then(|| texts.find(&self.text)).flatten() {
             Some(content_of_trace) => SourceInTrace { content_of_trace }.serialize(serializer),
-            None => source.serialize(serializer),
+            None => self.serialize(serializer),
         }
     }
 }
 
-/// A conversation as a checkpoint saves it, beside `trace`.
-pub struct SavedMessages<'a> {
-    pub messages: &'a [ChatMessage],
+/// A list (conversation, sources) as a checkpoint saves it, beside `trace`.
+pub struct SavedList<'a, T> {
+    pub items: &'a [T],
     pub trace: &'a [McpToolCall],
 }
 
-impl Serialize for SavedMessages<'_> {
+impl<T: HeldInTrace> Serialize for SavedList<'_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let texts = TraceTexts::new(self.trace);
-        serializer.collect_seq(self.messages.iter().map(|message| InTrace {
+        serializer.collect_seq(self.items.iter().map(|item| WithTexts {
+            item,
             texts: &texts,
-            item: Item::Message(message),
         }))
     }
 }
 
-/// One message as a checkpoint saves it, beside `trace`.
-pub struct SavedMessage<'a> {
-    pub message: &'a ChatMessage,
+/// One item as a checkpoint saves it, beside `trace`.
+pub struct SavedItem<'a, T> {
+    pub item: &'a T,
     pub trace: &'a [McpToolCall],
 }
 
-impl Serialize for SavedMessage<'_> {
+impl<T: HeldInTrace> Serialize for SavedItem<'_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        TraceTexts::new(self.trace).message(self.message, serializer)
+        self.item.save(&TraceTexts::new(self.trace), serializer)
     }
 }
 
-/// Sources as a checkpoint saves them, beside `trace`.
-pub struct SavedSources<'a> {
-    pub sources: &'a [Source],
-    pub trace: &'a [McpToolCall],
-}
-
-impl Serialize for SavedSources<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let texts = TraceTexts::new(self.trace);
-        serializer.collect_seq(self.sources.iter().map(|source| InTrace {
-            texts: &texts,
-            item: Item::Source(source),
-        }))
-    }
-}
-
-/// One item of a saved list, with the trace it may refer to.
-struct InTrace<'t, 'a> {
+/// An item of a saved list, with the texts of the trace it may refer to.
+struct WithTexts<'t, 'a, T> {
+    item: &'a T,
     texts: &'t TraceTexts<'a>,
-    item: Item<'a>,
 }
 
-enum Item<'a> {
-    Message(&'a ChatMessage),
-    Source(&'a Source),
-}
-
-impl Serialize for InTrace<'_, '_> {
+impl<T: HeldInTrace> Serialize for WithTexts<'_, '_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.item {
-            Item::Message(message) => self.texts.message(message, serializer),
-            Item::Source(source) => self.texts.source(source, serializer),
-        }
+        self.item.save(self.texts, serializer)
     }
 }
 
