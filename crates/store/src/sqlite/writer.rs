@@ -231,8 +231,8 @@ fn apply_all(conn: &Connection, jobs: &mut [Box<dyn WriteJob>]) -> Result<(), St
     control(conn, "COMMIT")
 }
 
-/// Runs one of the statements that frame a batch and its commands, prepared once (they run for
-/// every command, so parsing them each time would cost as much as a small write).
+/// Runs one of the statements that frame a batch and its commands, prepared once: they run for
+/// every command, and parsing them each time was wasted work.
 fn control(conn: &Connection, sql: &str) -> Result<(), StoreError> {
     conn.prepare_cached(sql)
         .and_then(|mut statement| statement.execute([]))
