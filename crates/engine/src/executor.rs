@@ -9,7 +9,7 @@ use forage_api::{
     McpToolCall, OutputSchema, Processor, ProgressKind, RunEvent, RunId, TaskOutput, TaskRunCreate,
     TokenUsage, Warning, WarningKind,
 };
-use forage_llm::{ChatMessage, ChatRequest, ResponseFormat};
+use forage_llm::{ChatMessage, ChatRequest, ResponseFormat, ToolSpec};
 use forage_mcp::Timeouts;
 use forage_tools::NetworkPolicy;
 use serde_json::value::RawValue;
@@ -318,6 +318,14 @@ impl Engine {
             schema: answer_spec.envelope_schema(),
         });
         let has_tools = !tools.toolbox.is_empty() || !tools.web.is_empty();
+        // The tools offered to the model, built once per run and lent to each request.
+        let mut offered: Vec<ToolSpec> = if has_tools {
+            let mut specs = tools.toolbox.specs();
+            specs.extend(tools.web.specs());
+            specs
+        } else {
+            Vec::new()
+        };
         let answer_by = deadline - budget.answer_reserve();
         let max_turns = budget.max_turns.max(1);
         // One more turn for the self-check, when the processor makes one.
@@ -363,15 +371,13 @@ impl Engine {
                 }
             }
             let offer_tools = has_tools && !state.told_to_answer;
-            // The conversation and the answer's schema are lent to the request, not copied:
-            // a run in flight holds one of each while the model answers.
+            // The conversation, the tools and the answer's schema are lent to the request, not
+            // copied: a run in flight holds one of each while the model answers.
             let request = ChatRequest {
                 model: profile.model.clone(),
                 messages: std::mem::take(&mut state.messages),
                 tools: if offer_tools {
-                    let mut specs = tools.toolbox.specs();
-                    specs.extend(tools.web.specs());
-                    specs
+                    std::mem::take(&mut offered)
                 } else {
                     Vec::new()
                 },
@@ -383,6 +389,9 @@ impl Engine {
             let reply = self.ask(profile, &request, deadline, cancel).await;
             state.messages = request.messages;
             response_format = request.response_format;
+            if offer_tools {
+                offered = request.tools;
+            }
             let reply = reply?;
             state.usage.input_tokens += reply.usage.input_tokens;
             state.usage.output_tokens += reply.usage.output_tokens;

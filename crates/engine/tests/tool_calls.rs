@@ -158,6 +158,15 @@ async fn tools_are_listed_once_per_run_and_names_map_back() {
         .find(|t| t["function"]["name"] == "first__echo")
         .unwrap();
     assert_eq!(echo["function"]["parameters"]["required"], json!(["text"]));
+    // Each turn after a tool call is offered the same tools again.
+    let offering: Vec<Value> = h
+        .llm
+        .requests()
+        .into_iter()
+        .filter(|r| r.get("tools").is_some())
+        .collect();
+    assert!(offering.len() >= 3, "{offering:?}");
+    assert!(offering.iter().all(|r| r["tools"] == first["tools"]));
 }
 
 #[tokio::test]
