@@ -21,7 +21,7 @@ const CONTENT_OF_TRACE: &str = "content_of_trace";
 
 /// Finds the trace entry that holds a text, looking first after the last one found (tool
 /// replies and their sources come in the order of the trace).
-pub struct TraceTexts<'a> {
+struct TraceTexts<'a> {
     trace: &'a [McpToolCall],
     next: Cell<usize>,
 }
@@ -45,17 +45,30 @@ impl<'a> TraceTexts<'a> {
 }
 
 /// Something a checkpoint may save by reference to the trace entry that holds its text.
-pub trait HeldInTrace {
-    fn save<S: Serializer>(&self, texts: &TraceTexts<'_>, serializer: S)
-    -> Result<S::Ok, S::Error>;
+pub trait HeldInTrace: Serialize {
+    /// The text a trace entry may hold for this item; `None`: it is always saved whole.
+    fn text(&self) -> Option<&str>;
+    /// The item saved as a reference to trace entry `content_of_trace`.
+    fn save_as_reference<S: Serializer>(
+        &self,
+        content_of_trace: usize,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error>;
 }
 
 impl HeldInTrace for ChatMessage {
-    /// A tool reply whose text a trace entry holds is saved as `{role, tool_call_id,
-    /// content_of_trace}`.
-    fn save<S: Serializer>(
+    /// A tool reply's content.
+    fn text(&self) -> Option<&str> {
+        match self {
+            ChatMessage::Tool { content, .. } => Some(content),
+            _ => None,
+        }
+    }
+
+    /// `{role, tool_call_id, content_of_trace}`.
+    fn save_as_reference<S: Serializer>(
         &self,
-        texts: &TraceTexts<'_>,
+        content_of_trace: usize,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
@@ -64,41 +77,49 @@ impl HeldInTrace for ChatMessage {
             tool_call_id: &'a str,
             content_of_trace: usize,
         }
-        let ChatMessage::Tool {
-            tool_call_id,
-            content,
-        } = self
-        else {
-            return self.serialize(serializer);
+        let tool_call_id = match self {
+            ChatMessage::Tool { tool_call_id, .. } => tool_call_id,
+            _ => return self.serialize(serializer),
         };
-        match texts.find(content) {
-            Some(content_of_trace) => ToolReplyInTrace {
-                role: "tool",
-                tool_call_id,
-                content_of_trace,
-            }
-            .serialize(serializer),
-            None => self.serialize(serializer),
+        ToolReplyInTrace {
+            role: "tool",
+            tool_call_id,
+            content_of_trace,
         }
+        .serialize(serializer)
     }
 }
 
 impl HeldInTrace for Source {
-    /// A tool's output (no URL, no title) whose text a trace entry holds is saved as
+    /// A tool's output (no URL, no title).
+    fn text(&self) -> Option<&str> {
+        (self.url.is_none() && self.title.is_none()).then_some(self.text.as_str())
+    }
+
     /// `{content_of_trace}`.
-    fn save<S: Serializer>(
+    fn save_as_reference<S: Serializer>(
         &self,
-        texts: &TraceTexts<'_>,
+        content_of_trace: usize,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
         struct SourceInTrace {
             content_of_trace: usize,
         }
-        let tool_output = self.url.is_none() && self.title.is_none();
-        match tool_output.then(|| texts.find(&self.text)).flatten() {
-            Some(content_of_trace) => SourceInTrace { content_of_trace }.serialize(serializer),
-            None => self.serialize(serializer),
+        SourceInTrace { content_of_trace }.serialize(serializer)
+    }
+}
+
+impl TraceTexts<'_> {
+    /// Saves `item` by reference when a trace entry holds its text, else whole.
+    fn save<T: HeldInTrace, S: Serializer>(
+        &self,
+        item: &T,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match item.text().and_then(|text| self.find(text)) {
+            Some(index) => item.save_as_reference(index, serializer),
+            None => item.serialize(serializer),
         }
     }
 }
@@ -127,7 +148,7 @@ pub struct SavedItem<'a, T> {
 
 impl<T: HeldInTrace> Serialize for SavedItem<'_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.item.save(&TraceTexts::new(self.trace), serializer)
+        TraceTexts::new(self.trace).save(self.item, serializer)
     }
 }
 
@@ -139,7 +160,7 @@ struct WithTexts<'t, 'a, T> {
 
 impl<T: HeldInTrace> Serialize for WithTexts<'_, '_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.item.save(self.texts, serializer)
+        self.texts.save(self.item, serializer)
     }
 }
 
