@@ -108,7 +108,7 @@ impl FakeLlm {
 
     /// Every chat request body received, in order (the last [`MAX_RECORDED`]).
     pub fn requests(&self) -> Vec<Value> {
-        self.state.recorded(|r| r.body.clone())
+        self.state.bodies()
     }
 
     /// The most requests a scripted stall (`[[fake:stall_ms=…]]`) held at once: how many calls
@@ -167,7 +167,8 @@ fn router(state: Arc<Shared>) -> Router {
 }
 
 struct Recorded {
-    body: Value,
+    /// The body as received; read as JSON (or, when it is not, as a string) on request.
+    body: Bytes,
     headers: Vec<(String, String)>,
     /// The HTTP version the request came over (`HTTP/1.1`, `HTTP/2.0`).
     version: String,
@@ -199,7 +200,7 @@ impl Stalls {
 }
 
 impl Shared {
-    fn record(&self, body: Value, headers: &HeaderMap, version: Version) {
+    fn record(&self, body: Bytes, headers: &HeaderMap, version: Version) {
         let headers = headers
             .iter()
             .map(|(k, v)| {
@@ -218,6 +219,18 @@ impl Shared {
             headers,
             version: format!("{version:?}"),
         });
+    }
+
+    /// Every recorded body as JSON (a body that is not JSON as a string), read outside the
+    /// lock.
+    fn bodies(&self) -> Vec<Value> {
+        self.recorded(|r| r.body.clone())
+            .iter()
+            .map(|body| {
+                serde_json::from_slice(body)
+                    .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+            })
+            .collect()
     }
 
     fn recorded<T>(&self, f: impl Fn(&Recorded) -> T) -> Vec<T> {
@@ -254,7 +267,7 @@ async fn models() -> Response {
 }
 
 async fn requests(State(state): State<Arc<Shared>>) -> Response {
-    axum::Json(Value::Array(state.recorded(|r| r.body.clone()))).into_response()
+    axum::Json(Value::Array(state.bodies())).into_response()
 }
 
 /// Which API a request came in through.
@@ -306,22 +319,20 @@ async fn respond(
     let value: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
-            state.record(
-                Value::String(String::from_utf8_lossy(body).into_owned()),
-                headers,
-                version,
-            );
+            state.record(body.clone(), headers, version);
             return error(dialect, 400, &format!("the request body is not JSON: {e}"));
         }
     };
-    state.record(value.clone(), headers, version);
+    state.record(body.clone(), headers, version);
+    let openai_body;
     let conversation = match dialect {
         Dialect::OpenAi => Conversation::from_body(&value),
         Dialect::Anthropic => {
             if let Some((status, message)) = anthropic_precheck(headers, &value) {
                 return error(dialect, status, message);
             }
-            Conversation::from_body(&anthropic::to_openai_body(&value))
+            openai_body = anthropic::to_openai_body(&value);
+            Conversation::from_body(&openai_body)
         }
     };
     if conversation.messages.is_empty() {
@@ -352,7 +363,7 @@ async fn respond(
         let id = format!("msg_fake_{serial}");
         let reply = AnthropicReply {
             id: &id,
-            model: &conversation.model,
+            model: conversation.model,
             content: content.as_deref(),
             calls: &calls,
             tokens,
@@ -372,7 +383,7 @@ async fn respond(
         created: SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
-        model: &conversation.model,
+        model: conversation.model,
         content: content.as_deref(),
         calls: &calls,
         tokens,

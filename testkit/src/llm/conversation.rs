@@ -1,41 +1,43 @@
 //! A tolerant reading of an OpenAI chat-completions request body: the parts the fake's
 //! script looks at (messages, offered tools, response format, stream options).
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::directives::{self, Directive};
 
-/// One message, reduced to what the script needs.
+/// One message, reduced to what the script needs; borrows the request body.
 #[derive(Debug, Clone)]
-pub struct Message {
-    pub role: String,
-    pub text: String,
+pub struct Message<'a> {
+    pub role: &'a str,
+    pub text: Cow<'a, str>,
     pub has_tool_calls: bool,
 }
 
 /// An offered tool.
 #[derive(Debug, Clone)]
-pub struct Tool {
-    pub name: String,
-    pub parameters: Value,
+pub struct Tool<'a> {
+    pub name: &'a str,
+    pub parameters: Cow<'a, Value>,
 }
 
-/// The request as the script sees it.
+/// The request as the script sees it; borrows the request body.
 #[derive(Debug, Clone)]
-pub struct Conversation {
-    pub model: String,
-    pub messages: Vec<Message>,
-    pub tools: Vec<Tool>,
+pub struct Conversation<'a> {
+    pub model: &'a str,
+    pub messages: Vec<Message<'a>>,
+    pub tools: Vec<Tool<'a>>,
     /// `response_format.json_schema.schema` when a JSON schema is asked for.
-    pub schema: Option<Value>,
+    pub schema: Option<&'a Value>,
     /// `response_format.type == "json_object"`.
     pub json_object: bool,
     pub stream: bool,
     pub include_usage: bool,
 }
 
-impl Conversation {
-    pub fn from_body(body: &Value) -> Self {
+impl<'a> Conversation<'a> {
+    pub fn from_body(body: &'a Value) -> Self {
         let messages = body
             .get("messages")
             .and_then(Value::as_array)
@@ -51,8 +53,7 @@ impl Conversation {
         let schema = match format_type {
             Some("json_schema") => format
                 .and_then(|f| f.get("json_schema"))
-                .and_then(|j| j.get("schema"))
-                .cloned(),
+                .and_then(|j| j.get("schema")),
             _ => None,
         };
         Conversation {
@@ -60,8 +61,7 @@ impl Conversation {
                 .get("model")
                 .and_then(Value::as_str)
                 .filter(|m| !m.is_empty())
-                .unwrap_or("fake-model")
-                .to_owned(),
+                .unwrap_or("fake-model"),
             messages,
             tools,
             schema,
@@ -79,7 +79,7 @@ impl Conversation {
         self.messages
             .iter()
             .find(|m| m.role == "user")
-            .map_or("", |m| m.text.as_str())
+            .map_or("", |m| &m.text)
     }
 
     /// The task input with the directives taken out.
@@ -93,7 +93,7 @@ impl Conversation {
             .iter()
             .rev()
             .find(|m| m.role == "tool")
-            .map(|m| m.text.as_str())
+            .map(|m| m.text.as_ref())
     }
 
     pub fn has_tool_results(&self) -> bool {
@@ -133,13 +133,9 @@ impl Conversation {
     }
 }
 
-fn message(value: &Value) -> Message {
+fn message(value: &Value) -> Message<'_> {
     Message {
-        role: value
-            .get("role")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned(),
+        role: value.get("role").and_then(Value::as_str).unwrap_or(""),
         text: text_of(value.get("content")),
         has_tool_calls: value
             .get("tool_calls")
@@ -149,25 +145,27 @@ fn message(value: &Value) -> Message {
 }
 
 /// Text of a `content` that is a string or an array of parts.
-fn text_of(content: Option<&Value>) -> String {
+fn text_of(content: Option<&Value>) -> Cow<'_, str> {
     match content {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str).or(p.as_str()))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
+        Some(Value::String(s)) => Cow::Borrowed(s),
+        Some(Value::Array(parts)) => Cow::Owned(
+            parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str).or(p.as_str()))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        _ => Cow::Borrowed(""),
     }
 }
 
-fn tool(value: &Value) -> Option<Tool> {
+fn tool(value: &Value) -> Option<Tool<'_>> {
     let function = value.get("function").unwrap_or(value);
     Some(Tool {
-        name: function.get("name")?.as_str()?.to_owned(),
-        parameters: function
-            .get("parameters")
-            .cloned()
-            .unwrap_or_else(|| serde_json::json!({"type": "object"})),
+        name: function.get("name")?.as_str()?,
+        parameters: function.get("parameters").map_or_else(
+            || Cow::Owned(serde_json::json!({"type": "object"})),
+            Cow::Borrowed,
+        ),
     })
 }

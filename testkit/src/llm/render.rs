@@ -1,6 +1,7 @@
 //! Renders the fake's replies in the OpenAI wire format: a chat completion, the SSE chunk
 //! sequence of a streamed one, and OpenAI-style error bodies.
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::script::PlannedCall;
@@ -89,60 +90,170 @@ impl Reply<'_> {
     /// is the role chunk, the last `data: [DONE]`. Text and tool-call arguments are split
     /// over several chunks, as real servers do.
     pub fn stream_events(&self, include_usage: bool) -> Vec<String> {
-        let mut chunks = vec![self.chunk(json!({"role": "assistant", "content": ""}), None)];
+        let mut events = vec![self.event(Delta {
+            role: Some("assistant"),
+            content: Some(""),
+            ..Delta::default()
+        })];
         if let Some(content) = self.content {
             for piece in pieces(content, 16) {
-                chunks.push(self.chunk(json!({ "content": piece }), None));
+                events.push(self.event(Delta {
+                    content: Some(piece),
+                    ..Delta::default()
+                }));
             }
         }
         for (index, call) in self.calls.iter().enumerate() {
-            chunks.push(self.chunk(
-                json!({"tool_calls": [{
-                    "index": index,
-                    "id": call.id,
-                    "type": "function",
-                    "function": { "name": call.name, "arguments": "" },
-                }]}),
-                None,
-            ));
+            events.push(self.event(Delta::call(CallDelta {
+                index,
+                id: Some(&call.id),
+                kind: Some("function"),
+                function: FunctionDelta {
+                    name: Some(&call.name),
+                    arguments: "",
+                },
+            })));
             let size = call.arguments.len().div_ceil(3).max(1);
             for piece in pieces(&call.arguments, size) {
-                chunks.push(self.chunk(
-                    json!({"tool_calls": [{ "index": index, "function": { "arguments": piece } }]}),
-                    None,
-                ));
+                events.push(self.event(Delta::call(CallDelta {
+                    index,
+                    id: None,
+                    kind: None,
+                    function: FunctionDelta {
+                        name: None,
+                        arguments: piece,
+                    },
+                })));
             }
         }
-        chunks.push(self.chunk(json!({}), Some(self.finish_reason())));
-        let mut events: Vec<String> = chunks.iter().map(|c| format!("data: {c}\n\n")).collect();
+        events.push(sse_event(&Chunk {
+            choices: &[Choice {
+                index: 0,
+                delta: Delta::default(),
+                logprobs: None,
+                finish_reason: Some(self.finish_reason()),
+            }],
+            usage: None,
+            ..self.chunk_head()
+        }));
         if include_usage {
-            let usage = json!({
-                "id": self.id,
-                "object": "chat.completion.chunk",
-                "created": self.created,
-                "model": self.model,
-                "choices": [],
-                "usage": self.tokens.json(),
-            });
-            events.push(format!("data: {usage}\n\n"));
+            events.push(sse_event(&Chunk {
+                choices: &[],
+                usage: Some(UsageOut::of(self.tokens)),
+                ..self.chunk_head()
+            }));
         }
         events.push("data: [DONE]\n\n".to_owned());
         events
     }
 
-    fn chunk(&self, delta: Value, finish_reason: Option<&str>) -> Value {
-        json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{
-                "index": 0,
-                "delta": delta,
-                "logprobs": null,
-                "finish_reason": finish_reason,
+    /// The event of a chunk carrying `delta`, with no finish reason.
+    fn event(&self, delta: Delta<'_>) -> String {
+        sse_event(&Chunk {
+            choices: &[Choice {
+                index: 0,
+                delta,
+                logprobs: None,
+                finish_reason: None,
             }],
+            ..self.chunk_head()
         })
+    }
+
+    /// The fields every chunk repeats; no choices, no usage.
+    fn chunk_head(&self) -> Chunk<'_> {
+        Chunk {
+            id: self.id,
+            object: "chat.completion.chunk",
+            created: self.created,
+            model: self.model,
+            choices: &[],
+            usage: None,
+        }
+    }
+}
+
+/// `data: <chunk as JSON>\n\n`.
+fn sse_event(chunk: &Chunk<'_>) -> String {
+    let mut out = Vec::with_capacity(320);
+    out.extend_from_slice(b"data: ");
+    serde_json::to_writer(&mut out, chunk).expect("a chunk encodes");
+    out.extend_from_slice(b"\n\n");
+    String::from_utf8(out).expect("JSON is UTF-8")
+}
+
+/// One streamed chunk (`chat.completion.chunk`), encoded from borrowed parts: the fake
+/// renders tens of them per reply.
+#[derive(Serialize)]
+struct Chunk<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    choices: &'a [Choice<'a>],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<UsageOut>,
+}
+
+#[derive(Serialize)]
+struct Choice<'a> {
+    index: u32,
+    delta: Delta<'a>,
+    /// Always `null`.
+    logprobs: Option<()>,
+    finish_reason: Option<&'a str>,
+}
+
+#[derive(Serialize, Default)]
+struct Delta<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_calls: Option<[CallDelta<'a>; 1]>,
+}
+
+impl<'a> Delta<'a> {
+    fn call(call: CallDelta<'a>) -> Self {
+        Delta {
+            tool_calls: Some([call]),
+            ..Delta::default()
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct CallDelta<'a> {
+    index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    function: FunctionDelta<'a>,
+}
+
+#[derive(Serialize)]
+struct FunctionDelta<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    arguments: &'a str,
+}
+
+#[derive(Serialize)]
+struct UsageOut {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+}
+
+impl UsageOut {
+    fn of(tokens: Tokens) -> Self {
+        UsageOut {
+            prompt_tokens: tokens.prompt,
+            completion_tokens: tokens.completion,
+            total_tokens: tokens.prompt + tokens.completion,
+        }
     }
 }
 
@@ -182,6 +293,70 @@ mod tests {
         let joined: String = pieces(text, 3).concat();
         assert_eq!(joined, text);
         assert!(pieces("", 3).is_empty());
+    }
+
+    #[test]
+    fn stream_chunks_have_the_openai_shape() {
+        let calls = vec![PlannedCall {
+            id: "c1".into(),
+            name: "f".into(),
+            arguments: r#"{"q":1}"#.into(),
+        }];
+        let reply = Reply {
+            id: "x",
+            created: 7,
+            model: "m",
+            content: Some("hi"),
+            calls: &calls,
+            tokens: Tokens {
+                prompt: 3,
+                completion: 4,
+            },
+        };
+        let chunk = |delta: Value, finish: Value| {
+            json!({"id": "x", "object": "chat.completion.chunk", "created": 7, "model": "m",
+                "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
+        };
+        let call = |function: Value, head: bool| {
+            let mut call = json!({"index": 0, "function": function});
+            if head {
+                call["id"] = json!("c1");
+                call["type"] = json!("function");
+            }
+            json!({"tool_calls": [call]})
+        };
+        let mut expected = vec![
+            chunk(json!({"role": "assistant", "content": ""}), Value::Null),
+            chunk(json!({"content": "hi"}), Value::Null),
+            chunk(
+                call(json!({"name": "f", "arguments": ""}), true),
+                Value::Null,
+            ),
+        ];
+        for piece in pieces(r#"{"q":1}"#, 3) {
+            expected.push(chunk(call(json!({"arguments": piece}), false), Value::Null));
+        }
+        expected.push(chunk(json!({}), json!("tool_calls")));
+        expected.push(
+            json!({"id": "x", "object": "chat.completion.chunk", "created": 7,
+            "model": "m", "choices": [],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}}),
+        );
+        let events = reply.stream_events(true);
+        let (done, chunks) = events.split_last().unwrap();
+        assert_eq!(done, "data: [DONE]\n\n");
+        let parsed: Vec<Value> = chunks
+            .iter()
+            .map(|e| {
+                let data = e
+                    .strip_prefix("data: ")
+                    .unwrap()
+                    .strip_suffix("\n\n")
+                    .unwrap();
+                serde_json::from_str(data).unwrap()
+            })
+            .collect();
+        assert_eq!(parsed, expected);
     }
 
     #[test]

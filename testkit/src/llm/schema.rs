@@ -6,6 +6,8 @@
 //! min/maxLength, format, anyOf/oneOf (first non-null option), allOf (merged), `$ref` to
 //! `$defs`/`definitions` (any local JSON pointer), additionalProperties and minProperties.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Number, Value, json};
 
 /// How strings are filled and which properties appear.
@@ -164,7 +166,7 @@ impl Synth<'_> {
                     .find(|o| o.get("type").and_then(Value::as_str) != Some("null"))
                     .or(options.first())
             {
-                let choice = self.with_siblings(object, choice);
+                let choice = Self::with_siblings(self.root, object, choice);
                 return self.generate(&choice, depth + 1, variant);
             }
         }
@@ -180,8 +182,12 @@ impl Synth<'_> {
     }
 
     /// `option` of an anyOf/oneOf with the parent's other object keywords folded in.
-    fn with_siblings(&self, parent: &Map<String, Value>, option: &Value) -> Value {
-        let resolved = resolve_root(self.root, option, 0).clone();
+    fn with_siblings<'s>(
+        root: &'s Value,
+        parent: &Map<String, Value>,
+        option: &'s Value,
+    ) -> Cow<'s, Value> {
+        let resolved = resolve_root(root, option, 0);
         let siblings: Map<String, Value> = parent
             .iter()
             .filter(|(k, _)| {
@@ -193,11 +199,9 @@ impl Synth<'_> {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         if siblings.is_empty() {
-            return resolved;
+            return Cow::Borrowed(resolved);
         }
-        let mut parent_only = Map::new();
-        parent_only.extend(siblings);
-        merge_into(Value::Object(parent_only), &resolved)
+        Cow::Owned(merge_into(Value::Object(siblings), resolved))
     }
 
     /// One schema equivalent (for generation) to the parent's keywords plus all `allOf` parts.
@@ -224,14 +228,15 @@ impl Synth<'_> {
             .map(|r| r.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
         let additional = object.get("additionalProperties");
+        let any = Value::Object(Map::new());
         let extra_schema = match additional {
-            Some(Value::Object(_)) => additional.cloned().unwrap_or(json!({})),
-            _ => json!({}),
+            Some(schema @ Value::Object(_)) => schema,
+            _ => &any,
         };
         let mut out = Map::new();
         // Required properties first, in the order the schema lists them.
         for name in &required {
-            let sub = properties.get(*name).unwrap_or(&extra_schema);
+            let sub = properties.get(*name).unwrap_or(extra_schema);
             let value = self.generate(sub, depth + 1, variant);
             out.insert((*name).to_owned(), value);
         }
@@ -250,7 +255,7 @@ impl Synth<'_> {
         let mut extra = 0;
         while out.len() < min_properties && additional != Some(&Value::Bool(false)) {
             extra += 1;
-            let value = self.generate(&extra_schema, depth + 1, variant);
+            let value = self.generate(extra_schema, depth + 1, variant);
             out.insert(format!("extra_{extra}"), value);
         }
         Value::Object(out)
@@ -263,33 +268,29 @@ impl Synth<'_> {
             .and_then(Value::as_u64)
             .map(|m| m as usize);
         let unique = object.get("uniqueItems") == Some(&Value::Bool(true));
-        let prefix: Vec<Value> = match (object.get("prefixItems"), object.get("items")) {
-            (Some(Value::Array(p)), _) | (None, Some(Value::Array(p))) => p.clone(),
-            _ => Vec::new(),
+        let prefix: &[Value] = match (object.get("prefixItems"), object.get("items")) {
+            (Some(Value::Array(p)), _) | (None, Some(Value::Array(p))) => p,
+            _ => &[],
         };
         let rest = match (object.get("prefixItems"), object.get("items")) {
-            (Some(_), Some(items)) if !items.is_array() => Some(items.clone()),
-            (None, Some(Value::Array(_))) => object.get("additionalItems").cloned(),
-            (None, Some(items)) => Some(items.clone()),
+            (Some(_), Some(items)) if !items.is_array() => Some(items),
+            (None, Some(Value::Array(_))) => object.get("additionalItems"),
+            (None, Some(items)) => Some(items),
             _ => None,
         };
         let mut count = min.max(1);
         if let Some(max) = max {
             count = count.min(max);
         }
-        if rest.as_ref() == Some(&Value::Bool(false)) || (rest.is_none() && !prefix.is_empty()) {
+        if rest == Some(&Value::Bool(false)) || (rest.is_none() && !prefix.is_empty()) {
             count = count.min(prefix.len());
         }
+        let any = Value::Object(Map::new());
         (0..count)
             .map(|i| {
                 let item_variant = if unique { variant + i } else { variant };
-                match prefix.get(i) {
-                    Some(sub) => self.generate(sub, depth + 1, item_variant),
-                    None => {
-                        let sub = rest.clone().unwrap_or(json!({}));
-                        self.generate(&sub, depth + 1, item_variant)
-                    }
-                }
+                let sub = prefix.get(i).or(rest).unwrap_or(&any);
+                self.generate(sub, depth + 1, item_variant)
             })
             .collect()
     }
@@ -451,8 +452,9 @@ fn number(object: &Map<String, Value>, variant: usize) -> Value {
 /// `extra`'s keywords folded into `base`: properties and required unite, the rest of
 /// `base` wins when both set a keyword.
 fn merge_into(base: Value, extra: &Value) -> Value {
-    let (Value::Object(mut base), Value::Object(extra)) = (base.clone(), extra) else {
-        return base;
+    let (mut base, extra) = match (base, extra) {
+        (Value::Object(base), Value::Object(extra)) => (base, extra),
+        (base, _) => return base,
     };
     for (key, value) in extra {
         match (key.as_str(), base.get_mut(key)) {

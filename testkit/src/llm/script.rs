@@ -107,7 +107,7 @@ fn plan_calls(conversation: &Conversation, directives: &[Directive]) -> Vec<Plan
             .take(MAX_DEFAULT_CALLS)
             .map(|t| {
                 (
-                    t.name.clone(),
+                    t.name.to_owned(),
                     schema::instance(&t.parameters, &Fill::arguments()),
                 )
             })
@@ -132,7 +132,7 @@ fn plan_calls(conversation: &Conversation, directives: &[Directive]) -> Vec<Plan
                     (None, Some(tool)) => schema::instance(&tool.parameters, &Fill::arguments()),
                     (None, None) => json!({}),
                 };
-                let name = offered.map_or_else(|| name.clone(), |t| t.name.clone());
+                let name = offered.map_or_else(|| name.clone(), |t| t.name.to_owned());
                 (name, arguments)
             })
             .collect()
@@ -180,19 +180,23 @@ fn final_answer(conversation: &Conversation, directives: &[Directive]) -> String
             .map(|t| truncate(t, QUOTE_CHARS)),
         filler: truncate(&input, 60),
     };
-    let schema = match (&conversation.schema, conversation.json_object) {
-        (Some(schema), _) => Some(schema.clone()),
-        (None, true) => Some(json!({
-            "type": "object",
-            "properties": {"answer": {"type": "string"}},
-            "required": ["answer"]
-        })),
+    let object_schema;
+    let schema = match (conversation.schema, conversation.json_object) {
+        (Some(schema), _) => Some(schema),
+        (None, true) => {
+            object_schema = json!({
+                "type": "object",
+                "properties": {"answer": {"type": "string"}},
+                "required": ["answer"]
+            });
+            Some(&object_schema)
+        }
         (None, false) => None,
     };
     match schema {
-        Some(schema) if violate && !invalid_json => schema::violation(&schema, &fill).to_string(),
+        Some(schema) if violate && !invalid_json => schema::violation(schema, &fill).to_string(),
         Some(schema) => {
-            let valid = schema::instance(&schema, &fill).to_string();
+            let valid = schema::instance(schema, &fill).to_string();
             if invalid_json {
                 malformed(&valid)
             } else {
@@ -221,8 +225,9 @@ fn truncate(text: &str, max_chars: usize) -> String {
 mod tests {
     use super::*;
 
-    fn conversation(body: Value) -> Conversation {
-        Conversation::from_body(&body)
+    /// The conversation of `body` (leaked: a test's few bodies live as long as the test).
+    fn conversation(body: Value) -> Conversation<'static> {
+        Conversation::from_body(Box::leak(Box::new(body)))
     }
 
     fn tools() -> Value {
