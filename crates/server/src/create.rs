@@ -43,7 +43,11 @@ pub async fn create_run(state: &AppState, owner: &Owner, body: &[u8]) -> Result<
     // run in that write too.
     let caps = state.admission.run_caps();
     let record = match state.idle_workers.take() {
-        Some(handoff) => handoff.create(state.store.clone(), new, caps).await?,
+        Some(handoff) => {
+            handoff
+                .create(state.store.clone(), &state.signals, new, caps)
+                .await?
+        }
         None => state.store.create_run_within(new, caps).await?,
     };
     tracing::info!(run_id = %record.id, processor = %record.processor, "run created");

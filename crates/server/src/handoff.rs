@@ -1,12 +1,14 @@
 //! Idle workers waiting for a run: a new run is leased to one of them in the write that creates
 //! it and handed over directly, instead of being announced to the pool and leased in a second
-//! write.
+//! write. The run comes with a watch on its changes, begun before the run existed.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use forage_store::{LeasedRun, NewRun, RunCaps, RunRecord, Store, StoreError};
 use tokio::sync::oneshot;
+
+use crate::signals::{RunSignals, RunWatch};
 
 /// The workers that found the queue empty and wait, most recently idle last.
 #[derive(Default)]
@@ -18,21 +20,29 @@ struct Waiting {
     ticket: u64,
     worker: String,
     lease: Duration,
-    reply: oneshot::Sender<Box<LeasedRun>>,
+    reply: oneshot::Sender<Box<HandedRun>>,
 }
 
 /// A worker's place among the idle ones, and where its run arrives.
 pub struct IdleTicket {
     ticket: u64,
     /// Boxed: every idle worker holds this channel, which would otherwise reserve a whole run.
-    pub run: oneshot::Receiver<Box<LeasedRun>>,
+    pub run: oneshot::Receiver<Box<HandedRun>>,
+}
+
+/// A run handed to a worker at its creation.
+pub struct HandedRun {
+    pub run: LeasedRun,
+    /// Watching the run since before it was written: no change to it (a cancel) came before
+    /// the watch, so the worker need not read the run's status to catch one.
+    pub watch: RunWatch,
 }
 
 /// An idle worker taken for one new run: lease the run to `worker` for `lease`, then `give` it.
 pub struct Handoff {
     pub worker: String,
     pub lease: Duration,
-    reply: oneshot::Sender<Box<LeasedRun>>,
+    reply: oneshot::Sender<Box<HandedRun>>,
 }
 
 impl IdleWorkers {
@@ -87,21 +97,24 @@ impl IdleWorkers {
 
 impl Handoff {
     /// Creates the run, leased to this worker when nothing is queued ahead of it, and hands it
-    /// over. Runs to the end on its own task: a client that goes away meanwhile must not leave
-    /// the run leased to a worker that never hears of it. Without the lease (a run is queued
-    /// ahead), the worker hears there is no run and the queue's notice wakes a worker.
+    /// over with a watch on it from `signals`. Runs to the end on its own task: a client that
+    /// goes away meanwhile must not leave the run leased to a worker that never hears of it.
+    /// Without the lease (a run is queued ahead), the worker hears there is no run and the
+    /// queue's notice wakes a worker.
     pub async fn create(
         self,
         store: Arc<dyn Store>,
+        signals: &RunSignals,
         new: NewRun,
         caps: RunCaps,
     ) -> Result<RunRecord, StoreError> {
+        let watch = signals.watch(&new.id);
         tokio::spawn(async move {
             let (record, leased) = store
                 .create_run_leased(new, caps, &self.worker, self.lease)
                 .await?;
-            if let Some(leased) = leased {
-                self.give(leased, store.as_ref()).await;
+            if let Some(run) = leased {
+                self.give(HandedRun { run, watch }, store.as_ref()).await;
             }
             Ok(record)
         })
@@ -111,12 +124,11 @@ impl Handoff {
 
     /// Hands the run to the worker. A worker that stopped meanwhile cannot take it: the run goes
     /// back to the queue.
-    pub async fn give(self, run: LeasedRun, store: &dyn Store) {
-        let run = Box::new(run);
-        if let Err(run) = self.reply.send(run)
-            && let Err(err) = store.release(&run.lease).await
+    async fn give(self, handed: HandedRun, store: &dyn Store) {
+        if let Err(handed) = self.reply.send(Box::new(handed))
+            && let Err(err) = store.release(&handed.run.lease).await
         {
-            tracing::warn!(run_id = %run.lease.run_id, error = %err, "could not put a handed-over run back in the queue; its lease will expire");
+            tracing::warn!(run_id = %handed.run.lease.run_id, error = %err, "could not put a handed-over run back in the queue; its lease will expire");
         }
     }
 }
@@ -180,15 +192,16 @@ mod tests {
         let ticket = idle.wait("w-a", Duration::from_secs(30));
         let new = new_run();
         let id = new.id.clone();
+        let signals = RunSignals::new(store.as_ref());
         let record = idle
             .take()
             .expect("taken")
-            .create(store, new, RunCaps::NONE)
+            .create(store, &signals, new, RunCaps::NONE)
             .await;
         assert_eq!(record.expect("created").id, id);
-        let run = ticket.run.await.expect("handed over");
-        assert_eq!(run.record.id, id);
-        assert_eq!(run.lease.run_id, id);
+        let handed = ticket.run.await.expect("handed over");
+        assert_eq!(handed.run.record.id, id);
+        assert_eq!(handed.run.lease.run_id, id);
     }
 
     /// The request that created the run went away mid-write: the worker still gets the run.
@@ -199,14 +212,15 @@ mod tests {
         let ticket = idle.wait("w-a", Duration::from_secs(30));
         let new = new_run();
         let id = new.id.clone();
+        let signals = RunSignals::new(store.as_ref());
         let creating = idle
             .take()
             .expect("taken")
-            .create(store, new, RunCaps::NONE);
+            .create(store, &signals, new, RunCaps::NONE);
         // Polled once (the write starts), then dropped as a disconnected client's handler is.
         let _ = tokio::time::timeout(Duration::ZERO, creating).await;
-        let run = ticket.run.await.expect("handed over all the same");
-        assert_eq!(run.record.id, id);
+        let handed = ticket.run.await.expect("handed over all the same");
+        assert_eq!(handed.run.record.id, id);
     }
 
     /// A run handed to a worker that stopped meanwhile is not lost: it is queued again.
@@ -219,8 +233,9 @@ mod tests {
         drop(ticket);
         let new = new_run();
         let id = new.id.clone();
+        let signals = RunSignals::new(store.as_ref());
         handoff
-            .create(store.clone(), new, RunCaps::NONE)
+            .create(store.clone(), &signals, new, RunCaps::NONE)
             .await
             .expect("created");
         let run = store.get_run(&id).await.expect("get").expect("run");
@@ -231,6 +246,33 @@ mod tests {
             .expect("lease")
             .expect("queued again");
         assert_eq!(again.record.id, id);
+    }
+
+    /// A cancel that comes after the run is written but before its worker looks wakes the
+    /// watch handed over with the run.
+    #[tokio::test]
+    async fn the_handed_watch_sees_a_cancel_sent_before_the_worker_looks() {
+        let store = store();
+        let signals = RunSignals::new(store.as_ref());
+        let idle = IdleWorkers::default();
+        let ticket = idle.wait("w-a", Duration::from_secs(30));
+        let new = new_run();
+        let id = new.id.clone();
+        idle.take()
+            .expect("taken")
+            .create(store.clone(), &signals, new, RunCaps::NONE)
+            .await
+            .expect("created");
+        let cancelled = store.cancel_run(&id).await.expect("cancel");
+        assert_eq!(cancelled.status, forage_api::RunStatus::Cancelling);
+        let mut handed = ticket.run.await.expect("handed over");
+        // The watch saw the run start too; the cancel comes after.
+        let cancel_seen = async {
+            while handed.watch.changed().await.status != Some(forage_api::RunStatus::Cancelling) {}
+        };
+        tokio::time::timeout(Duration::from_secs(5), cancel_seen)
+            .await
+            .expect("the watch wakes for the cancel");
     }
 
     #[test]

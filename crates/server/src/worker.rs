@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::handoff::IdleWorkers;
+use crate::handoff::{HandedRun, IdleWorkers};
 use crate::outcome::{panic_text, panicked, to_run_outcome};
 use crate::signals::{RunSignals, RunWatch};
 use crate::sink::StoreSink;
@@ -130,7 +130,7 @@ impl Worker {
                 .store
                 .lease_next(&self.id, self.lease)
                 .await
-                .map(|leased| leased.map(|run| self.execute_in_span(run)));
+                .map(|leased| leased.map(|run| self.execute_in_span(run, None)));
             match leased {
                 Ok(Some(execution)) => {
                     backoff = Duration::from_millis(100);
@@ -162,7 +162,7 @@ impl Worker {
     async fn wait_idle(&self, tick: Duration) -> Option<Execution<'_>> {
         let mut ticket = self.idle.wait(&self.id, self.lease);
         let notified = tokio::select! {
-            run = &mut ticket.run => return run.ok().map(|run| self.execute_in_span(*run)),
+            run = &mut ticket.run => return run.ok().map(|handed| self.execute_handed(*handed)),
             _ = self.stop.cancelled() => false,
             _ = tokio::time::sleep(tick) => false,
             _ = self.queued.notified() => true,
@@ -175,17 +175,23 @@ impl Worker {
         if notified {
             self.queued.notify_one();
         }
-        let run = ticket.run.await.ok()?;
-        Some(self.execute_in_span(*run))
+        let handed = ticket.run.await.ok()?;
+        Some(self.execute_handed(*handed))
+    }
+
+    /// The execution of a run handed over at its creation, with the watch begun before it.
+    fn execute_handed(&self, handed: HandedRun) -> Execution<'_> {
+        self.execute_in_span(handed.run, Some(handed.watch))
     }
 
     /// The run's execution, boxed: allocated while the run runs, not held by an idle worker.
-    fn execute_in_span(&self, leased: LeasedRun) -> Execution<'_> {
+    /// `watch` is a watch on the run begun before the run was written, if there is one.
+    fn execute_in_span(&self, leased: LeasedRun, watch: Option<RunWatch>) -> Execution<'_> {
         let span = tracing::info_span!("run", run_id = %leased.record.id, processor = %leased.record.processor, attempt = leased.record.attempts);
-        Box::pin(self.execute(leased).instrument(span))
+        Box::pin(self.execute(leased, watch).instrument(span))
     }
 
-    async fn execute(&self, leased: LeasedRun) {
+    async fn execute(&self, leased: LeasedRun, watch: Option<RunWatch>) {
         let LeasedRun {
             lease,
             record,
@@ -230,9 +236,15 @@ impl Worker {
         let cancel = self.abort.child_token();
         let lost = Arc::new(AtomicBool::new(false));
         let cancel_requested = Arc::new(AtomicBool::new(false));
+        // A watch begun only now may have missed a cancel: the store is read once to catch it.
+        let (watch, read_store_first) = match watch {
+            Some(watch) => (watch, false),
+            None => (self.signals.watch(&run_id), true),
+        };
         let watch = tokio::spawn(watch_for_cancel(
             self.store.clone(),
-            self.signals.watch(&run_id),
+            watch,
+            read_store_first,
             run_id.clone(),
             cancel.clone(),
             cancel_requested.clone(),
@@ -330,15 +342,17 @@ async fn heartbeat(
 }
 
 /// Cancels the run's token once its owner asked to cancel it (its signal reports the status
-/// `cancelling`; also checked in the store at start and after missed notices).
+/// `cancelling`; also checked in the store after missed notices, and at start when
+/// `read_store_first`: the watch may have begun after the cancel).
 async fn watch_for_cancel(
     store: Arc<dyn Store>,
     mut watch: RunWatch,
+    read_store_first: bool,
     run_id: forage_api::RunId,
     cancel: CancellationToken,
     requested: Arc<AtomicBool>,
 ) {
-    let mut check_store = true;
+    let mut check_store = read_store_first;
     let mut missed = 0;
     loop {
         if check_store
