@@ -71,7 +71,14 @@ pub(crate) fn create_run_leased(
         id: record.id.as_str().to_owned(),
         worker: None,
     };
-    let (leased, more) = lease_candidate(conn, candidate, false, worker, lease_for_us, now())?;
+    let (leased, more) = lease_candidate(
+        conn,
+        candidate,
+        LeaseOf::JustCreated,
+        worker,
+        lease_for_us,
+        now(),
+    )?;
     notices.extend(more);
     Ok(((record, Some(leased)), notices))
 }
@@ -93,12 +100,12 @@ fn insert_queued(
     let at = micros(record.created_at);
     // A run that begins its own interaction stores none; a group is stored by its `seq`.
     let interaction = Some(record.interaction_id.as_str()).filter(|i| *i != id);
-    let seq: i64 = conn
+    let (seq, group_seq): (i64, Option<i64>) = conn
         .prepare_cached(
             "INSERT INTO runs (id, interaction_id, owner, processor, status, created_at, \
-             modified_at, metadata, warnings, attempts, group_seq, webhook_url) \
+             modified_at, metadata, warnings, attempts, group_seq, webhook_url, last_event_seq) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, 0, \
-             (SELECT seq FROM task_groups WHERE id = ?9), ?10) RETURNING seq",
+             (SELECT seq FROM task_groups WHERE id = ?9), ?10, 1) RETURNING seq, group_seq",
         )
         .and_then(|mut stmt| {
             stmt.query_row(
@@ -114,7 +121,7 @@ fn insert_queued(
                     record.taskgroup_id,
                     run.webhook_url,
                 ],
-                |row| row.get(0),
+                |row| Ok((row.get(0)?, row.get(1)?)),
             )
         })
         .map_err(|e| insert_error(id, e))?;
@@ -123,26 +130,32 @@ fn insert_queued(
     )
     .and_then(|mut stmt| stmt.execute(params![seq, run.request, run.secrets_sealed]))
     .map_err(from_sqlite)?;
-    let key = RunKey {
-        seq,
-        id: &record.id,
-    };
-    let last_event = append(
+    // The row was written with its log's first sequence number taken.
+    let first_event = 1;
+    insert_event(
         conn,
-        key,
-        &[RunEvent::Status {
-            status: RunStatus::Queued,
-        }],
+        seq,
+        first_event,
         at,
+        &RunEvent::Status {
+            status: RunStatus::Queued,
+        },
     )?;
     let mut notices = vec![
         Notice::RunQueued,
         Notice::EventsAppended {
             run_id: record.id.clone(),
-            seq: last_event,
+            seq: first_event as u64,
         },
     ];
-    notices.extend(status_changed(conn, key, None, RunStatus::Queued, at)?);
+    notices.extend(member_status_changed(
+        conn,
+        seq,
+        group_seq,
+        None,
+        RunStatus::Queued,
+        at,
+    )?);
     Ok((record, seq, notices))
 }
 
@@ -167,23 +180,34 @@ pub(crate) fn lease_next(
          WHERE status = 'running' AND lease_expires_at < ?1 ORDER BY lease_expires_at LIMIT 1",
         now_us,
     )?;
-    let (candidate, resumed) = match (queued, expired) {
-        (Some(q), Some(e)) if e.seq < q.seq => (e, true),
-        (Some(q), _) => (q, false),
-        (None, Some(e)) => (e, true),
+    let (candidate, of) = match (queued, expired) {
+        (Some(q), Some(e)) if e.seq < q.seq => (e, LeaseOf::Expired),
+        (Some(q), _) => (q, LeaseOf::Queued),
+        (None, Some(e)) => (e, LeaseOf::Expired),
         (None, None) => return Ok((None, swept)),
     };
-    let (leased, notices) = lease_candidate(conn, candidate, resumed, worker, lease_for_us, at)?;
+    let (leased, notices) = lease_candidate(conn, candidate, of, worker, lease_for_us, at)?;
     let mut all = swept;
     all.extend(notices);
     Ok((Some(leased), all))
 }
 
-/// Leases one run (queued, or `resumed` after its lease expired) to `worker`, from `at`.
+/// Which run a lease is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LeaseOf {
+    /// A run written in this same transaction: it has no checkpoint.
+    JustCreated,
+    /// A queued run (new, or put back in the queue with its checkpoint).
+    Queued,
+    /// A running run whose worker's lease expired: it resumes.
+    Expired,
+}
+
+/// Leases one run to `worker`, from `at`.
 fn lease_candidate(
     conn: &Connection,
     candidate: Candidate,
-    resumed: bool,
+    of: LeaseOf,
     worker: &str,
     lease_for_us: i64,
     at: chrono::DateTime<chrono::Utc>,
@@ -197,20 +221,28 @@ fn lease_candidate(
     let run_id =
         RunId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("malformed run id '{id}'")))?;
     let token = uuid::Uuid::new_v4().simple().to_string();
-    conn.prepare_cached(
-        "UPDATE runs SET status = 'running', attempts = attempts + 1, lease_token = ?2, \
-         lease_worker = ?3, lease_expires_at = ?4, modified_at = ?5 WHERE seq = ?1",
-    )
-    .and_then(|mut stmt| {
-        stmt.execute(params![
-            seq,
-            token,
-            worker,
-            now_us.saturating_add(lease_for_us),
-            now_us
-        ])
-    })
-    .map_err(from_sqlite)?;
+    // The lease takes the sequence number of the event that announces it.
+    let (event_seq, group_seq): (i64, Option<i64>) = conn
+        .prepare_cached(
+            "UPDATE runs SET status = 'running', attempts = attempts + 1, lease_token = ?2, \
+             lease_worker = ?3, lease_expires_at = ?4, modified_at = ?5, \
+             last_event_seq = last_event_seq + 1 WHERE seq = ?1 \
+             RETURNING last_event_seq, group_seq",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row(
+                params![
+                    seq,
+                    token,
+                    worker,
+                    now_us.saturating_add(lease_for_us),
+                    now_us
+                ],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+        })
+        .map_err(from_sqlite)?;
+    let resumed = of == LeaseOf::Expired;
     let event = if resumed {
         tracing::warn!(run_id = %run_id, previous_worker, worker, "re-leasing a run whose lease expired");
         RunEvent::Progress {
@@ -222,8 +254,9 @@ fn lease_candidate(
             status: RunStatus::Running,
         }
     };
-    let key = RunKey { seq, id: &run_id };
-    let last = append(conn, key, &[event], now_us)?;
+    insert_event(conn, seq, event_seq, now_us, &event)?;
+    let last = u64::try_from(event_seq)
+        .map_err(|_| StoreError::Corrupt(format!("run {run_id} has a negative event sequence")))?;
     let (record, request, secrets_sealed) = conn
         .prepare_cached(&format!(
             "SELECT {RUN_COLUMNS}, q.request, q.secrets_sealed FROM runs \
@@ -246,9 +279,10 @@ fn lease_candidate(
             run_id: run_id.clone(),
             status: RunStatus::Running,
         });
-        notices.extend(status_changed(
+        notices.extend(member_status_changed(
             conn,
-            key,
+            seq,
+            group_seq,
             Some(RunStatus::Queued),
             RunStatus::Running,
             now_us,
@@ -258,19 +292,22 @@ fn lease_candidate(
         run_id: run_id.clone(),
         seq: last,
     });
-    let checkpoint = conn
-        .prepare_cached("SELECT version, state, batch FROM run_checkpoints WHERE run_seq = ?1")
-        .and_then(|mut stmt| {
-            stmt.query_row([seq], |row| {
-                Ok(StoredCheckpoint {
-                    version: row.get(0)?,
-                    state: row.get(1)?,
-                    batch: row.get(2)?,
+    let checkpoint = if of == LeaseOf::JustCreated {
+        None
+    } else {
+        conn.prepare_cached("SELECT version, state, batch FROM run_checkpoints WHERE run_seq = ?1")
+            .and_then(|mut stmt| {
+                stmt.query_row([seq], |row| {
+                    Ok(StoredCheckpoint {
+                        version: row.get(0)?,
+                        state: row.get(1)?,
+                        batch: row.get(2)?,
+                    })
                 })
+                .optional()
             })
-            .optional()
-        })
-        .map_err(from_sqlite)?;
+            .map_err(from_sqlite)?
+    };
     let leased = LeasedRow {
         lease: Lease { run_id, token },
         record,
@@ -582,17 +619,27 @@ fn append(
         })
         .map_err(from_sqlite)?;
     let last = last.ok_or_else(|| StoreError::NotFound(run.id.to_string()))?;
-    let mut insert = conn
-        .prepare_cached("INSERT INTO events (run_seq, seq, at, body) VALUES (?1, ?2, ?3, ?4)")
-        .map_err(from_sqlite)?;
     for (offset, event) in (0..count).rev().zip(events) {
-        let body = to_json("event", event)?;
-        insert
-            .execute(params![run.seq, last - offset, at_us, body])
-            .map_err(from_sqlite)?;
+        insert_event(conn, run.seq, last - offset, at_us, event)?;
     }
     u64::try_from(last)
         .map_err(|_| StoreError::Corrupt(format!("run {} has a negative event sequence", run.id)))
+}
+
+/// Writes one event of the run `run_seq` with sequence number `seq`, which the caller took
+/// from the run's `last_event_seq`.
+fn insert_event(
+    conn: &Connection,
+    run_seq: i64,
+    seq: i64,
+    at_us: i64,
+    event: &RunEvent,
+) -> Result<(), StoreError> {
+    let body = to_json("event", event)?;
+    conn.prepare_cached("INSERT INTO events (run_seq, seq, at, body) VALUES (?1, ?2, ?3, ?4)")
+        .and_then(|mut stmt| stmt.execute(params![run_seq, seq, at_us, body]))
+        .map_err(from_sqlite)?;
+    Ok(())
 }
 
 /// Why a lease no longer holds: the run is gone, or someone else holds it.
@@ -705,6 +752,24 @@ fn set_cancel_status(
     Ok(notices)
 }
 
+/// What follows a run's change to a status that is not final, for a caller that knows the run's
+/// group (`group_seq`, none for a run outside groups): the group's counts and event log.
+fn member_status_changed(
+    conn: &Connection,
+    run_seq: i64,
+    group_seq: Option<i64>,
+    previous: Option<RunStatus>,
+    next: RunStatus,
+    at_us: i64,
+) -> Result<Vec<Notice>, StoreError> {
+    match group_seq {
+        Some(group_seq) if previous != Some(next) => Ok(vec![super::groups::member_changed(
+            conn, group_seq, run_seq, previous, next, at_us,
+        )?]),
+        _ => Ok(Vec::new()),
+    }
+}
+
 /// What follows a run's status change in the same transaction: its group's counts and event
 /// log (for a member run), and its webhook delivery (for a run that ended and has a webhook).
 fn status_changed(
@@ -724,12 +789,7 @@ fn status_changed(
             stmt.query_row([run_seq], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
         })
         .map_err(from_sqlite)?;
-    let mut notices = Vec::new();
-    if let Some(group_seq) = group_seq {
-        notices.push(super::groups::member_changed(
-            conn, group_seq, run_seq, previous, next, at_us,
-        )?);
-    }
+    let mut notices = member_status_changed(conn, run_seq, group_seq, previous, next, at_us)?;
     if next.is_final() {
         // A final run never resumes: its checkpoint has served.
         conn.prepare_cached("DELETE FROM run_checkpoints WHERE run_seq = ?1")

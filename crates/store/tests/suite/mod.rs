@@ -323,6 +323,22 @@ pub async fn expired_lease_is_leased_again(store: Arc<dyn Store>) {
             }
         ]
     );
+    // Creating and each lease took the log's next sequence number, and appends go on from it.
+    let seqs: Vec<u64> = store
+        .events_after(&run.id, 0, 100)
+        .await
+        .expect("events")
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(seqs, [1, 2, 3]);
+    assert_eq!(
+        store
+            .append_events(&run.id, &[progress("after the leases")])
+            .await
+            .expect("append"),
+        4
+    );
 
     let lost = store
         .finish(&first.lease, completed("stale"))
