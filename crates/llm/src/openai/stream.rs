@@ -209,6 +209,32 @@ mod tests {
         assert_eq!(r.finish_reason.as_deref(), Some("tool_calls"));
     }
 
+    /// Escaped text is read whole; arguments sent as an object (Ollama) are kept as its JSON;
+    /// `null` arguments add nothing.
+    #[test]
+    fn reads_escaped_text_and_arguments_in_any_form() {
+        let mut acc = StreamAccumulator::new(1024);
+        for data in [
+            r#"{"choices":[{"index":0,"delta":{"content":"line\none \"q\" \u00e9"}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"a","function":{"name":"f","arguments":"{\"q\":"}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"\"x\\ny\"}"}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"b","function":{"name":"g","arguments":{"k":[1,2]}}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":null}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
+        ] {
+            acc.apply(data).unwrap();
+        }
+        let r = acc.finish("m").unwrap();
+        assert_eq!(r.content.as_deref(), Some("line\none \"q\" é"));
+        assert_eq!(r.tool_calls[0].arguments, r#"{"q":"x\ny"}"#);
+        assert_eq!(
+            serde_json::from_str::<Value>(&r.tool_calls[0].arguments).unwrap(),
+            serde_json::json!({"q": "x\ny"})
+        );
+        assert_eq!(r.tool_calls[1].arguments, r#"{"k":[1,2]}"#);
+        assert_eq!(r.finish_reason.as_deref(), Some("tool_calls"));
+    }
+
     #[test]
     fn bounds_the_reply() {
         let mut acc = StreamAccumulator::new(4);
