@@ -126,16 +126,7 @@ impl Reply<'_> {
                 })));
             }
         }
-        events.push(sse_event(&Chunk {
-            choices: &[Choice {
-                index: 0,
-                delta: Delta::default(),
-                logprobs: None,
-                finish_reason: Some(self.finish_reason()),
-            }],
-            usage: None,
-            ..self.chunk_head()
-        }));
+        events.push(self.event_ending(Delta::default(), Some(self.finish_reason())));
         if include_usage {
             events.push(sse_event(&Chunk {
                 choices: &[],
@@ -149,12 +140,17 @@ impl Reply<'_> {
 
     /// The event of a chunk carrying `delta`, with no finish reason.
     fn event(&self, delta: Delta<'_>) -> String {
+        self.event_ending(delta, None)
+    }
+
+    /// The event of a chunk carrying `delta` and `finish_reason`.
+    fn event_ending(&self, delta: Delta<'_>, finish_reason: Option<&str>) -> String {
         sse_event(&Chunk {
             choices: &[Choice {
                 index: 0,
                 delta,
                 logprobs: None,
-                finish_reason: None,
+                finish_reason,
             }],
             ..self.chunk_head()
         })

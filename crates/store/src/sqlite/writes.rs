@@ -255,8 +255,7 @@ fn lease_candidate(
         }
     };
     insert_event(conn, seq, event_seq, now_us, &event)?;
-    let last = u64::try_from(event_seq)
-        .map_err(|_| StoreError::Corrupt(format!("run {run_id} has a negative event sequence")))?;
+    let last = log_position(&run_id, event_seq)?;
     let (record, request, secrets_sealed) = conn
         .prepare_cached(&format!(
             "SELECT {RUN_COLUMNS}, q.request, q.secrets_sealed FROM runs \
@@ -622,8 +621,13 @@ fn append(
     for (offset, event) in (0..count).rev().zip(events) {
         insert_event(conn, run.seq, last - offset, at_us, event)?;
     }
-    u64::try_from(last)
-        .map_err(|_| StoreError::Corrupt(format!("run {} has a negative event sequence", run.id)))
+    log_position(run.id, last)
+}
+
+/// An event sequence number as stored, as the API gives it.
+fn log_position(run: &RunId, seq: i64) -> Result<u64, StoreError> {
+    u64::try_from(seq)
+        .map_err(|_| StoreError::Corrupt(format!("run {run} has a negative event sequence")))
 }
 
 /// Writes one event of the run `run_seq` with sequence number `seq`, which the caller took
@@ -752,7 +756,7 @@ fn set_cancel_status(
     Ok(notices)
 }
 
-/// What follows a run's change to a status that is not final, for a caller that knows the run's
+/// The group's part of what follows a run's status change, for a caller that knows the run's
 /// group (`group_seq`, none for a run outside groups): the group's counts and event log.
 fn member_status_changed(
     conn: &Connection,
