@@ -17,6 +17,7 @@ const BENCHMARKS: &[(&str, &[&str])] = &[
     ("bench-mcp-call", &[]),
     ("bench-startup", &[]),
     ("bench-throughput", &[]),
+    ("bench-queue", &[]),
     ("bench-tool-load", &[]),
     // Tool calls that each answer with 16,000 bytes: the conversation grows with each turn.
     ("bench-tool-load", &["100", "16000"]),

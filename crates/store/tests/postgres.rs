@@ -64,6 +64,7 @@ suite_cases!(
     a_failing_command_does_not_fail_its_batch_mates,
     cancelling_a_queued_run_is_immediate,
     creates_stay_within_their_caps,
+    admission_counts_follow_every_status_change,
     cancelling_a_running_run_goes_through_its_worker,
     abandoned_cancellation_ends_cancelled,
     groups_count_members_and_log_changes,

@@ -70,6 +70,7 @@ suite_cases!(
     a_failing_command_does_not_fail_its_batch_mates,
     cancelling_a_queued_run_is_immediate,
     creates_stay_within_their_caps,
+    admission_counts_follow_every_status_change,
     concurrent_creates_cannot_overshoot_a_cap,
     cancelling_a_running_run_goes_through_its_worker,
     abandoned_cancellation_ends_cancelled,
@@ -286,7 +287,14 @@ async fn a_run_created_for_an_idle_worker_is_leased_to_it() {
 
     let (_dir, store) = fresh();
     let mut notices = store.notices();
-    let new = suite::new_run("owner-a");
+    let mut new = suite::new_run("owner-a");
+    new.request.metadata =
+        Some(serde_json::from_value(serde_json::json!({"team": "north", "n": 2})).unwrap());
+    new.warnings = vec![forage_api::Warning::new(
+        forage_api::WarningKind::InputValidationWarning,
+        "input is short",
+    )];
+    let request = new.request.clone();
     let id = new.id.clone();
     let lease_for = std::time::Duration::from_secs(30);
     let (record, leased) = store
@@ -297,7 +305,13 @@ async fn a_run_created_for_an_idle_worker_is_leased_to_it() {
     let leased = leased.expect("leased at creation");
     assert_eq!(leased.lease.run_id, id);
     assert_eq!(leased.record.status, RunStatus::Running);
-    assert_eq!(leased.request, suite::request(false));
+    assert_eq!(leased.record.attempts, 1);
+    assert_eq!(
+        Some(&leased.record),
+        store.get_run(&id).await.expect("get").as_ref(),
+        "the leased run is the run as stored, field for field"
+    );
+    assert_eq!(leased.request, request);
     assert!(leased.checkpoint.is_none());
 
     let events: Vec<_> = store

@@ -1,7 +1,8 @@
 //! A database written by the previous schema (version 3, rows keyed by text ids) is migrated on
 //! open with everything in it readable as before: runs, requests with sealed header values,
 //! outputs, transcripts, events, checkpoints, groups with their counts and logs, and webhook
-//! deliveries; and new work goes on beside it.
+//! deliveries; the counts admission weighs start from the migrated runs; and new work goes on
+//! beside it.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,7 +10,8 @@ use std::time::Duration;
 use forage_api::{InteractionId, RunEvent, RunId, RunStatus, TaskRunCreate};
 use forage_store::sqlite::SCHEMA_VERSION;
 use forage_store::{
-    DeliveryState, GroupRunsQuery, ListQuery, NewRun, RunCaps, SecretCipher, SqliteStore, Store,
+    CapReached, DeliveryState, GroupRunsQuery, ListQuery, NewRun, RunCaps, SecretCipher,
+    SqliteStore, Store, StoreError,
 };
 use rusqlite::{Connection, params};
 use serde_json::json;
@@ -329,6 +331,24 @@ async fn a_version_3_database_is_migrated_with_everything_in_it() {
         warnings: Vec::new(),
         created_at: chrono::Utc::now(),
     };
+    // Admission counts B, running, among the owner's unfinished runs.
+    let depth = store.queue_depth().await.expect("queue depth");
+    assert_eq!((depth.queued, depth.running), (0, 1));
+    let one_unfinished = RunCaps {
+        per_owner: Some(1),
+        queued: None,
+    };
+    let refused = store
+        .create_run_within(new_run(RunId::generate()), one_unfinished)
+        .await
+        .expect_err("B fills the owner's cap");
+    assert!(
+        matches!(
+            refused,
+            StoreError::CapReached(CapReached::PerOwner { active: 1, max: 1 })
+        ),
+        "{refused}"
+    );
     store
         .create_run(new_run(new_id.clone()))
         .await

@@ -136,19 +136,24 @@ pub(crate) fn events_after(
 }
 
 pub(crate) fn queue_depth(conn: &Connection) -> Result<QueueDepth, StoreError> {
-    let count = |status: RunStatus| -> Result<u64, StoreError> {
-        let n: i64 = conn
-            .prepare_cached("SELECT COUNT(*) FROM runs WHERE status = ?1")
-            .and_then(|mut stmt| stmt.query_row([status.as_str()], |row| row.get(0)))
-            .map_err(from_sqlite)?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    };
+    let (queued, running): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT \
+               COALESCE(SUM(runs) FILTER (WHERE status = 'queued'), 0), \
+               COALESCE(SUM(runs) FILTER (WHERE status = 'running'), 0) \
+             FROM active_run_counts",
+        )
+        .and_then(|mut stmt| stmt.query_row([], |row| Ok((row.get(0)?, row.get(1)?))))
+        .map_err(from_sqlite)?;
     Ok(QueueDepth {
-        queued: count(RunStatus::Queued)?,
-        running: count(RunStatus::Running)?,
+        queued: u64::try_from(queued).unwrap_or(0),
+        running: u64::try_from(running).unwrap_or(0),
     })
 }
 
+/// The owner's unfinished runs and all queued runs, read from the counts that
+/// `writes::move_active_count` keeps (`active_run_counts`): a row per owner and
+/// status, however many runs wait or are in flight.
 pub(crate) fn admission_counts(
     conn: &Connection,
     owner: &str,
@@ -156,9 +161,8 @@ pub(crate) fn admission_counts(
     let (owner_active, queued): (i64, i64) = conn
         .prepare_cached(
             "SELECT \
-               (SELECT COUNT(*) FROM runs WHERE owner = ?1 \
-                  AND status IN ('queued', 'running', 'cancelling')), \
-               (SELECT COUNT(*) FROM runs WHERE status = 'queued')",
+               (SELECT COALESCE(SUM(runs), 0) FROM active_run_counts WHERE owner = ?1), \
+               (SELECT COALESCE(SUM(runs), 0) FROM active_run_counts WHERE status = 'queued')",
         )
         .and_then(|mut stmt| stmt.query_row([owner], |row| Ok((row.get(0)?, row.get(1)?))))
         .map_err(from_sqlite)?;

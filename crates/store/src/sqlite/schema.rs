@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_checkpoints.sql"),
     include_str!("../../migrations/0004_compact_keys.sql"),
     include_str!("../../migrations/0005_checkpoint_batches.sql"),
+    include_str!("../../migrations/0006_active_run_counts.sql"),
 ];
 
 /// The schema version this build of forage writes and understands.

@@ -4,7 +4,7 @@
 use forage_api::{ProgressKind, RunEvent, RunId, RunStatus, Warning};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::codec::{RUN_COLUMNS, from_json, int, micros, now, run_from_row, to_json};
+use super::codec::{RUN_COLUMNS, from_json, int, micros, now, run_from_row, to_json, truncate};
 use super::errors::{from_sqlite, insert_error};
 use super::reads::admission_counts;
 use super::writer::WriteResult;
@@ -57,45 +57,42 @@ pub(crate) fn create_run_leased(
     lease_for_us: i64,
 ) -> WriteResult<(RunRecord, Option<LeasedRow>)> {
     admit(conn, &run.record.owner, caps, 1)?;
-    let (record, seq, mut notices) = insert_queued(conn, run)?;
+    let (seq, mut notices) = insert_queued(conn, &run)?;
     let ahead = conn
         .prepare_cached("SELECT 1 FROM runs WHERE status = 'queued' AND seq < ?1")
         .and_then(|mut stmt| stmt.exists([seq]))
         .map_err(from_sqlite)?;
     if ahead {
-        return Ok(((record, None), notices));
+        return Ok(((run.record, None), notices));
     }
     notices.retain(|n| !matches!(n, Notice::RunQueued));
     let candidate = Candidate {
         seq,
-        id: record.id.as_str().to_owned(),
+        id: run.record.id.as_str().to_owned(),
         worker: None,
     };
-    let (leased, more) = lease_candidate(
-        conn,
-        candidate,
-        LeaseOf::JustCreated,
-        worker,
-        lease_for_us,
-        now(),
-    )?;
+    let created = run.record.clone();
+    let just_created = LeaseOf::JustCreated(Box::new(JustCreated {
+        record: run.record,
+        request: run.request,
+        secrets_sealed: run.secrets_sealed,
+    }));
+    let (leased, more) =
+        lease_candidate(conn, candidate, just_created, worker, lease_for_us, now())?;
     notices.extend(more);
-    Ok(((record, Some(leased)), notices))
+    Ok(((created, Some(leased)), notices))
 }
 
 /// Inserts a queued run (a group member when `record.taskgroup_id` is set), with its request
 /// and first event; the group's counts and log follow.
 pub(crate) fn insert_run(conn: &Connection, run: PreparedRun) -> WriteResult<RunRecord> {
-    let (record, _, notices) = insert_queued(conn, run)?;
-    Ok((record, notices))
+    let (_, notices) = insert_queued(conn, &run)?;
+    Ok((run.record, notices))
 }
 
-/// [`insert_run`], also returning the run's `seq`.
-fn insert_queued(
-    conn: &Connection,
-    run: PreparedRun,
-) -> Result<(RunRecord, i64, Vec<Notice>), StoreError> {
-    let record = run.record;
+/// [`insert_run`], returning the run's `seq` instead of its record.
+fn insert_queued(conn: &Connection, run: &PreparedRun) -> Result<(i64, Vec<Notice>), StoreError> {
+    let record = &run.record;
     let id = record.id.as_str();
     let at = micros(record.created_at);
     // A run that begins its own interaction stores none; a group is stored by its `seq`.
@@ -148,6 +145,7 @@ fn insert_queued(
             seq: first_event as u64,
         },
     ];
+    move_active_count(conn, &record.owner, None, RunStatus::Queued)?;
     notices.extend(member_status_changed(
         conn,
         seq,
@@ -156,7 +154,7 @@ fn insert_queued(
         RunStatus::Queued,
         at,
     )?);
-    Ok((record, seq, notices))
+    Ok((seq, notices))
 }
 
 /// The oldest queued run or the oldest running run whose lease expired, leased to `worker`.
@@ -193,14 +191,21 @@ pub(crate) fn lease_next(
 }
 
 /// Which run a lease is for.
-#[derive(Clone, Copy, PartialEq, Eq)]
 enum LeaseOf {
-    /// A run written in this same transaction: it has no checkpoint.
-    JustCreated,
+    /// A run written in this same transaction: it has no checkpoint, and the lease need not
+    /// read it back.
+    JustCreated(Box<JustCreated>),
     /// A queued run (new, or put back in the queue with its checkpoint).
     Queued,
     /// A running run whose worker's lease expired: it resumes.
     Expired,
+}
+
+/// A run as [`create_run_leased`] wrote it, moments before its lease.
+struct JustCreated {
+    record: RunRecord,
+    request: String,
+    secrets_sealed: Option<String>,
 }
 
 /// Leases one run to `worker`, from `at`.
@@ -222,12 +227,12 @@ fn lease_candidate(
         RunId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("malformed run id '{id}'")))?;
     let token = uuid::Uuid::new_v4().simple().to_string();
     // The lease takes the sequence number of the event that announces it.
-    let (event_seq, group_seq): (i64, Option<i64>) = conn
+    let (event_seq, group_seq, owner): (i64, Option<i64>, String) = conn
         .prepare_cached(
             "UPDATE runs SET status = 'running', attempts = attempts + 1, lease_token = ?2, \
              lease_worker = ?3, lease_expires_at = ?4, modified_at = ?5, \
              last_event_seq = last_event_seq + 1 WHERE seq = ?1 \
-             RETURNING last_event_seq, group_seq",
+             RETURNING last_event_seq, group_seq, owner",
         )
         .and_then(|mut stmt| {
             stmt.query_row(
@@ -238,11 +243,11 @@ fn lease_candidate(
                     now_us.saturating_add(lease_for_us),
                     now_us
                 ],
-                |row| Ok((row.get(0)?, row.get(1)?)),
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
             )
         })
         .map_err(from_sqlite)?;
-    let resumed = of == LeaseOf::Expired;
+    let resumed = matches!(of, LeaseOf::Expired);
     let event = if resumed {
         tracing::warn!(run_id = %run_id, previous_worker, worker, "re-leasing a run whose lease expired");
         RunEvent::Progress {
@@ -256,28 +261,45 @@ fn lease_candidate(
     };
     insert_event(conn, seq, event_seq, now_us, &event)?;
     let last = log_position(&run_id, event_seq)?;
-    let (record, request, secrets_sealed) = conn
-        .prepare_cached(&format!(
-            "SELECT {RUN_COLUMNS}, q.request, q.secrets_sealed FROM runs \
-             JOIN run_requests q ON q.run_seq = runs.seq WHERE runs.seq = ?1"
-        ))
-        .and_then(|mut stmt| {
-            stmt.query_row([seq], |row| {
-                Ok((
-                    run_from_row(row)?,
-                    row.get::<_, String>(15)?,
-                    row.get::<_, Option<String>>(16)?,
+    let (record, request, secrets_sealed, may_have_checkpoint) = match of {
+        // The row as the `UPDATE` above left it, without reading it back.
+        LeaseOf::JustCreated(created) => {
+            let JustCreated {
+                mut record,
+                request,
+                secrets_sealed,
+            } = *created;
+            record.status = RunStatus::Running;
+            record.attempts += 1;
+            record.modified_at = truncate(at);
+            (record, request, secrets_sealed, false)
+        }
+        LeaseOf::Queued | LeaseOf::Expired => {
+            let (record, request, secrets_sealed) = conn
+                .prepare_cached(&format!(
+                    "SELECT {RUN_COLUMNS}, q.request, q.secrets_sealed FROM runs \
+                     JOIN run_requests q ON q.run_seq = runs.seq WHERE runs.seq = ?1"
                 ))
-            })
-        })
-        .map_err(from_sqlite)?;
-    let record = record?;
+                .and_then(|mut stmt| {
+                    stmt.query_row([seq], |row| {
+                        Ok((
+                            run_from_row(row)?,
+                            row.get::<_, String>(15)?,
+                            row.get::<_, Option<String>>(16)?,
+                        ))
+                    })
+                })
+                .map_err(from_sqlite)?;
+            (record?, request, secrets_sealed, true)
+        }
+    };
     let mut notices = Vec::new();
     if !resumed {
         notices.push(Notice::RunChanged {
             run_id: run_id.clone(),
             status: RunStatus::Running,
         });
+        move_active_count(conn, &owner, Some(RunStatus::Queued), RunStatus::Running)?;
         notices.extend(member_status_changed(
             conn,
             seq,
@@ -291,7 +313,7 @@ fn lease_candidate(
         run_id: run_id.clone(),
         seq: last,
     });
-    let checkpoint = if of == LeaseOf::JustCreated {
+    let checkpoint = if !may_have_checkpoint {
         None
     } else {
         conn.prepare_cached("SELECT version, state, batch FROM run_checkpoints WHERE run_seq = ?1")
@@ -774,8 +796,39 @@ fn member_status_changed(
     }
 }
 
-/// What follows a run's status change in the same transaction: its group's counts and event
-/// log (for a member run), and its webhook delivery (for a run that ended and has a webhook).
+/// Moves a run of `owner` in the counts admission weighs (`active_run_counts`, read by
+/// `reads::admission_counts`): out of `previous` and into `next`, each where it is unfinished.
+/// Every write that creates a run or changes its status calls this in the same transaction.
+fn move_active_count(
+    conn: &Connection,
+    owner: &str,
+    previous: Option<RunStatus>,
+    next: RunStatus,
+) -> Result<(), StoreError> {
+    if previous == Some(next) {
+        return Ok(());
+    }
+    if let Some(previous) = previous.filter(|s| s.is_active()) {
+        conn.prepare_cached(
+            "UPDATE active_run_counts SET runs = runs - 1 WHERE owner = ?1 AND status = ?2",
+        )
+        .and_then(|mut stmt| stmt.execute(params![owner, previous.as_str()]))
+        .map_err(from_sqlite)?;
+    }
+    if next.is_active() {
+        conn.prepare_cached(
+            "INSERT INTO active_run_counts (owner, status, runs) VALUES (?1, ?2, 1) \
+             ON CONFLICT (owner, status) DO UPDATE SET runs = runs + 1",
+        )
+        .and_then(|mut stmt| stmt.execute(params![owner, next.as_str()]))
+        .map_err(from_sqlite)?;
+    }
+    Ok(())
+}
+
+/// What follows a run's status change in the same transaction: the counts admission weighs, its
+/// group's counts and event log (for a member run), and its webhook delivery (for a run that
+/// ended and has a webhook).
 fn status_changed(
     conn: &Connection,
     run: RunKey<'_>,
@@ -793,6 +846,7 @@ fn status_changed(
             stmt.query_row([run_seq], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
         })
         .map_err(from_sqlite)?;
+    move_active_count(conn, &owner, previous, next)?;
     let mut notices = member_status_changed(conn, run_seq, group_seq, previous, next, at_us)?;
     if next.is_final() {
         // A final run never resumes: its checkpoint has served.

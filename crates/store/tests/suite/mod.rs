@@ -1311,6 +1311,150 @@ pub async fn creates_stay_within_their_caps(store: Arc<dyn Store>) {
     assert_eq!(refused(&store, "owner-a", per_owner).await, owner_full);
 }
 
+/// What admission counts, as a create refused by a cap of zero reports it: the owner's unfinished
+/// runs.
+async fn active_runs_of(store: &Arc<dyn Store>, owner: &str) -> u64 {
+    let none_allowed = RunCaps {
+        per_owner: Some(0),
+        queued: None,
+    };
+    match store.create_run_within(new_run(owner), none_allowed).await {
+        Err(StoreError::CapReached(CapReached::PerOwner { active, .. })) => active,
+        other => panic!("expected the owner's cap to refuse, got {other:?}"),
+    }
+}
+
+/// The runs waiting and the runs running, as the queue depth reports them.
+async fn depth(store: &Arc<dyn Store>) -> (u64, u64) {
+    let depth = store.queue_depth().await.expect("queue depth");
+    (depth.queued, depth.running)
+}
+
+/// The counts admission weighs follow every change of a run's status, and a refused create
+/// changes none: creating (alone, handed to a worker, in a group), leasing, releasing, an
+/// expired lease leased again, cancelling (queued and running), an abandoned cancellation, and
+/// each end.
+pub async fn admission_counts_follow_every_status_change(store: Arc<dyn Store>) {
+    assert_eq!(active_runs_of(&store, "owner-a").await, 0);
+    assert_eq!(depth(&store).await, (0, 0));
+
+    let expiring = store.create_run(new_run("owner-a")).await.expect("create");
+    assert_eq!(depth(&store).await, (1, 0));
+    store
+        .lease_next("w1", Duration::from_millis(50))
+        .await
+        .expect("lease")
+        .expect("run");
+    assert_eq!(depth(&store).await, (0, 1));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let again = lease(&store, "w2").await;
+    assert_eq!(
+        again.record.id, expiring.id,
+        "the expired lease is leased again"
+    );
+    assert_eq!(active_runs_of(&store, "owner-a").await, 1);
+    assert_eq!(depth(&store).await, (0, 1));
+    store
+        .finish(&again.lease, completed("ok"))
+        .await
+        .expect("finish");
+    assert_eq!(active_runs_of(&store, "owner-a").await, 0);
+    assert_eq!(depth(&store).await, (0, 0));
+
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(
+            store
+                .create_run(new_run("owner-a"))
+                .await
+                .expect("create")
+                .id,
+        );
+    }
+    store.create_run(new_run("owner-b")).await.expect("create");
+    assert_eq!(active_runs_of(&store, "owner-a").await, 3);
+    assert_eq!(active_runs_of(&store, "owner-b").await, 1);
+    assert_eq!(depth(&store).await, (4, 0));
+
+    let first = lease(&store, "w1").await;
+    assert_eq!(depth(&store).await, (3, 1));
+    store.release(&first.lease).await.expect("release");
+    assert_eq!(depth(&store).await, (4, 0));
+    let first = lease(&store, "w1").await;
+    assert_eq!(first.record.id, ids[0]);
+    let failed = RunOutcome::Failed {
+        error: ErrorObject::new("the model refused"),
+        warnings: Vec::new(),
+        usage: TokenUsage::default(),
+    };
+    store.finish(&first.lease, failed).await.expect("fail");
+    assert_eq!(active_runs_of(&store, "owner-a").await, 2);
+    assert_eq!(depth(&store).await, (3, 0));
+
+    store.cancel_run(&ids[2]).await.expect("cancel queued");
+    assert_eq!(active_runs_of(&store, "owner-a").await, 1);
+    assert_eq!(depth(&store).await, (2, 0));
+
+    // A cancelling run is unfinished: it counts for its owner, neither queued nor running.
+    let second = store
+        .lease_next("w1", Duration::from_millis(50))
+        .await
+        .expect("lease")
+        .expect("run");
+    assert_eq!(second.record.id, ids[1]);
+    store.cancel_run(&ids[1]).await.expect("cancel running");
+    assert_eq!(active_runs_of(&store, "owner-a").await, 1);
+    assert_eq!(depth(&store).await, (1, 0));
+    // Its worker dies; once the lease expires, the next lease ends it cancelled.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let mut owner_b = None;
+    for _ in 0..3 {
+        owner_b = store.lease_next("w2", LONG).await.expect("lease");
+        if owner_b.is_some() {
+            break;
+        }
+    }
+    let owner_b = owner_b.expect("owner-b's run is leased");
+    assert_eq!(owner_b.record.owner, "owner-b");
+    let abandoned = store.get_run(&ids[1]).await.expect("get").expect("run");
+    assert_eq!(abandoned.status, RunStatus::Cancelled);
+    assert_eq!(active_runs_of(&store, "owner-a").await, 0);
+    assert_eq!(active_runs_of(&store, "owner-b").await, 1);
+    assert_eq!(depth(&store).await, (0, 1));
+    let cancelled = RunOutcome::Cancelled {
+        warnings: Vec::new(),
+        usage: TokenUsage::default(),
+    };
+    store.cancel_run(&owner_b.record.id).await.expect("cancel");
+    store
+        .finish(&owner_b.lease, cancelled)
+        .await
+        .expect("cancelled by its worker");
+    assert_eq!(active_runs_of(&store, "owner-b").await, 0);
+    assert_eq!(depth(&store).await, (0, 0));
+
+    let (_, handed) = store
+        .create_run_leased(new_run("owner-a"), RunCaps::NONE, "w-idle", LONG)
+        .await
+        .expect("create for an idle worker");
+    // A store that does not lease at creation leaves the run queued.
+    let handed_running = u64::from(handed.is_some());
+    let group = store
+        .create_group(new_group("owner-a"))
+        .await
+        .expect("group");
+    store
+        .add_group_runs(
+            &group.id,
+            vec![new_run("owner-a"), new_run("owner-a")],
+            RunCaps::NONE,
+        )
+        .await
+        .expect("members");
+    assert_eq!(active_runs_of(&store, "owner-a").await, 3);
+    assert_eq!(depth(&store).await, (3 - handed_running, handed_running));
+}
+
 /// Creates made at the same time cannot together go past a cap: exactly as many as fit are
 /// created. (A store with one writer: PostgreSQL counts what was committed, see `admit`.)
 pub async fn concurrent_creates_cannot_overshoot_a_cap(store: Arc<dyn Store>) {
