@@ -1,6 +1,6 @@
 //! The writer thread: owns the one write connection and commits whatever commands are waiting
-//! in a single transaction (group commit), each command inside its own savepoint so that one
-//! command's failure does not fail its batch-mates.
+//! in a single transaction (group commit), each command after the first inside its own savepoint
+//! so that one command's failure does not fail its batch-mates.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -220,8 +220,21 @@ fn commit_batch(
 }
 
 fn apply_all(conn: &Connection, jobs: &mut [Box<dyn WriteJob>]) -> Result<(), StoreError> {
+    let Some((first, rest)) = jobs.split_first_mut() else {
+        return Ok(());
+    };
     control(conn, "BEGIN IMMEDIATE")?;
-    for job in jobs.iter_mut() {
+    // The first command needs no savepoint: the transaction holds nothing else yet, so should it
+    // fail, the transaction is rolled back whole (and begun again for the others). A savepoint
+    // costs a copy of every page the command changes; most batches hold one command.
+    if !first.apply(conn) {
+        control(conn, "ROLLBACK")?;
+        if rest.is_empty() {
+            return Ok(());
+        }
+        control(conn, "BEGIN IMMEDIATE")?;
+    }
+    for job in rest {
         control(conn, "SAVEPOINT command")?;
         if !job.apply(conn) {
             control(conn, "ROLLBACK TO command")?;
@@ -252,6 +265,16 @@ mod tests {
             .map_err(from_sqlite)
     }
 
+    /// A command that writes `value`, then fails.
+    fn insert_then_fail(conn: &Connection, value: i64) -> WriteResult<()> {
+        insert(conn, value)?;
+        Err(StoreError::Database("refused".into()))
+    }
+
+    fn refused(result: Result<(), StoreError>) -> bool {
+        matches!(result, Err(StoreError::Database(m)) if m == "refused")
+    }
+
     #[tokio::test]
     async fn a_failed_command_leaves_nothing_behind_and_fails_none_of_its_batch_mates() {
         let conn = Connection::open_in_memory().unwrap();
@@ -259,24 +282,31 @@ mod tests {
         let (notices, _) = broadcast::channel(16);
         let writer = Writer::start(conn, notices, None).unwrap();
         for round in 0..2 {
-            // The first command holds the writer, so the next two are committed together.
+            // The first command holds the writer while the next four queue, to be committed
+            // together (with it, when the writer takes all five at once): a failing one first
+            // (a batch's first command runs without a savepoint), then one among others.
             let holding = writer.write(move |conn| {
                 std::thread::sleep(Duration::from_millis(100));
                 insert(conn, 10 * round).map(|()| ((), Vec::new()))
             });
-            let failing = writer.write(move |conn| {
-                insert(conn, 10 * round + 1)?;
-                Err::<((), Vec<Notice>), _>(StoreError::Database("refused".into()))
-            });
+            let failing_first = writer.write(move |conn| insert_then_fail(conn, 10 * round + 1));
             let passing =
                 writer.write(move |conn| insert(conn, 10 * round + 2).map(|()| ((), Vec::new())));
-            let (holding, failing, passing) = tokio::join!(holding, failing, passing);
+            let failing_later = writer.write(move |conn| insert_then_fail(conn, 10 * round + 3));
+            let passing_last =
+                writer.write(move |conn| insert(conn, 10 * round + 4).map(|()| ((), Vec::new())));
+            let (holding, failing_first, passing, failing_later, passing_last) =
+                tokio::join!(holding, failing_first, passing, failing_later, passing_last);
             assert!(
-                holding.is_ok() && passing.is_ok(),
-                "{holding:?} {passing:?}"
+                holding.is_ok() && passing.is_ok() && passing_last.is_ok(),
+                "{holding:?} {passing:?} {passing_last:?}"
             );
-            assert!(matches!(failing, Err(StoreError::Database(m)) if m == "refused"));
+            assert!(refused(failing_first) && refused(failing_later));
         }
+        // A failing command alone in its batch.
+        assert!(refused(
+            writer.write(|conn| insert_then_fail(conn, 99)).await
+        ));
         let stored = writer
             .read(|conn| {
                 conn.query_row(
@@ -288,6 +318,6 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(stored, "0,2,10,12");
+        assert_eq!(stored, "0,2,4,10,12,14");
     }
 }
