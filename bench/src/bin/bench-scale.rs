@@ -5,8 +5,7 @@
 //!
 //! Measured: forage's resident memory (`VmRSS` of `/proc/<pid>/status`) idle, when every run is
 //! in flight (none queued, none finished, all streams open) and at its peak (`VmHWM`); memory per
-//! in-flight run; how long creating the runs took, and the create rate of the last tenth of the
-//! runs (thousands in flight) against the first tenth's; forage's open sockets and threads at the peak;
+//! in-flight run; how long creating the runs took; forage's open sockets and threads at the peak;
 //! and that every run completed.
 //!
 //! Usage: `bench-scale [RUNS] [STALL_MS] [CLIENTS] [WATCH] [TRANSPORT] [LLM]` (defaults 10000 runs,
@@ -22,9 +21,9 @@
 //! less than `STALL_MS` (the table says when it did not). Build with `cargo build --release --bins`
 //! and run `$CARGO_TARGET_DIR/release/bench-scale` (it starts the `forage` binary next to itself,
 //! with `FORAGE_WORKERS=RUNS` and the default admission limits, raised to `RUNS` where it is
-//! more, so every create is counted against them as by default). Each run holds up to three sockets in each
-//! process (long-poll, stream, LLM call; over `h2c` only the LLM call; with an `https` LLM, its
-//! calls share one): the open-files limit is raised before anything starts (the soft limit to the
+//! more, so every create is counted against them as by default). Each run holds up to three
+//! sockets in each process (long-poll, stream, LLM call; over `h2c` only the LLM call; with an
+//! `https` LLM, its calls share one): the open-files limit is raised before anything starts (the soft limit to the
 //! hard one, and the hard one too where this process may) and printed; where it still allows fewer
 //! than `RUNS` runs, the largest count it allows is measured and the table says so. Prints a
 //! markdown table and records its figures (`forage_bench::report`).
@@ -36,7 +35,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use forage_bench::cpu::cpu_time;
 use forage_bench::process::{TempDir, forage_bin, free_port};
 use forage_bench::report::{self, Figure};
 use forage_testkit::llm::FakeLlm;
@@ -126,6 +124,8 @@ fn raise_file_limit(need: u64) -> anyhow::Result<FileLimit> {
 
 /// forage's default cap on a key's unfinished runs (`limits.max_active_runs_per_key`).
 const DEFAULT_MAX_ACTIVE_RUNS_PER_KEY: usize = 10_000;
+/// forage's default cap on the queue (`limits.max_queued_runs`).
+const DEFAULT_MAX_QUEUED_RUNS: usize = 50_000;
 
 /// Spawns `forage serve` with `workers` workers, admission limits that admit every run, and an
 /// LLM request timeout longer than the scripted LLM's delay.
@@ -165,8 +165,10 @@ fn spawn(
     // forage's default admission limits, so every create is weighed against them as by
     // default; raised where more runs are asked for than they allow.
     if workers > DEFAULT_MAX_ACTIVE_RUNS_PER_KEY {
-        cmd.env("FORAGE_MAX_ACTIVE_RUNS_PER_KEY", workers.to_string())
-            .env("FORAGE_MAX_QUEUED_RUNS", workers.to_string());
+        cmd.env("FORAGE_MAX_ACTIVE_RUNS_PER_KEY", workers.to_string());
+    }
+    if workers > DEFAULT_MAX_QUEUED_RUNS {
+        cmd.env("FORAGE_MAX_QUEUED_RUNS", workers.to_string());
     }
     if let Some(ca_file) = ca_file {
         // The system's trust store, as forage reads it, holds the scripted LLM's authority.
@@ -567,12 +569,6 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let mut progress = Instant::now();
     let mut tasks = Vec::with_capacity(2 * runs);
-    // When each create was answered, and forage's CPU time after the first tenth and before the
-    // last, to compare creating early on with creating once thousands of runs are in flight.
-    let mut answered_at = Vec::with_capacity(runs);
-    let tenth = runs / 10;
-    let cpu_at_start = cpu_time(pid).unwrap_or_default();
-    let (mut cpu_after_first, mut cpu_before_last) = (None, None);
     let mut creates = futures::stream::iter(0..runs)
         .map(|i| {
             let http = http.clone();
@@ -603,13 +599,6 @@ async fn main() -> anyhow::Result<()> {
             }
         };
         counters.created.fetch_add(1, Ordering::SeqCst);
-        answered_at.push(started.elapsed());
-        if answered_at.len() == tenth {
-            cpu_after_first = cpu_time(pid);
-        }
-        if answered_at.len() == runs - tenth {
-            cpu_before_last = cpu_time(pid);
-        }
         if watch.polls() {
             tasks.push(tokio::spawn(long_poll(
                 next_client(),
@@ -636,7 +625,6 @@ async fn main() -> anyhow::Result<()> {
     }
     drop(creates);
     let create_time = started.elapsed();
-    let cpu_at_end = cpu_time(pid);
     eprintln!(
         "  {runs} runs created in {:.1} s",
         create_time.as_secs_f64()
@@ -792,46 +780,6 @@ async fn main() -> anyhow::Result<()> {
                 "s",
             ),
         ]);
-    }
-    if tenth > 0 {
-        let first = tenth as f64 / answered_at[tenth - 1].as_secs_f64();
-        let last =
-            tenth as f64 / (answered_at[runs - 1] - answered_at[runs - 1 - tenth]).as_secs_f64();
-        figures.push(
-            Figure::new(
-                BENCH,
-                format!(
-                    "create rate of the last {tenth} runs (over {} in flight) ÷ the first {tenth}",
-                    runs - tenth
-                ),
-                last / first,
-                "x",
-            )
-            .against(format!(
-                "first {tenth}: {first:.0} runs/s, last {tenth}: {last:.0} runs/s"
-            )),
-        );
-        if let (Some(after_first), Some(before_last), Some(at_end)) =
-            (cpu_after_first, cpu_before_last, cpu_at_end)
-        {
-            let per_run = |cpu: Duration| cpu.as_secs_f64() * 1000.0 / tenth as f64;
-            let first = per_run(after_first.saturating_sub(cpu_at_start));
-            let last = per_run(at_end.saturating_sub(before_last));
-            figures.push(
-                Figure::new(
-                    BENCH,
-                    format!(
-                        "forage CPU per run created, the last {tenth} ÷ the first {tenth} \
-                         (each run leased and watched as it is created)"
-                    ),
-                    last / first,
-                    "x",
-                )
-                .against(format!(
-                    "first {tenth}: {first:.3} ms, last {tenth}: {last:.3} ms"
-                )),
-            );
-        }
     }
     figures.extend([
         Figure::new(
