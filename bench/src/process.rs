@@ -1,9 +1,10 @@
 //! What the benchmarks that start `forage serve` share: a free loopback port, the `forage`
-//! binary beside the running benchmark, a data directory removed on drop, waiting for the
-//! server to be healthy and long-polling a run's result.
+//! binary beside the running benchmark, a data directory removed on drop, the server process
+//! killed on drop, waiting for the server to be healthy and long-polling a run's result.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::process::Child;
 
 use std::time::{Duration, Instant};
 
@@ -46,6 +47,20 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
         let _ = std::fs::remove_file(self.0.with_extension("log"));
+    }
+}
+
+/// A `forage serve` process at `base`, killed on drop; its data directory goes after it.
+pub struct Node {
+    pub child: Child,
+    pub base: String,
+    pub data: TempDir,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -11,12 +11,12 @@
 //! Prints a markdown table and records its figures (`forage_bench::report`).
 //! Needs `cargo build --release --bins` (or the same profile as this program).
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use forage_bench::cpu::cpu_time;
-use forage_bench::process::{TempDir, forage_bin, free_port, wait_healthy};
+use forage_bench::process::{Node, TempDir, forage_bin, free_port, wait_healthy};
 use forage_bench::report::{Figure, markdown, record};
 use forage_testkit::llm::FakeLlm;
 use futures::StreamExt;
@@ -28,20 +28,6 @@ const SECRET_KEY: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
 const DEFAULT_MAX_ACTIVE_RUNS_PER_KEY: usize = 10_000;
 /// Creates sent before measuring, so connections and caches are warm.
 const WARMUP: usize = 50;
-
-/// A `forage serve` process, killed on drop.
-struct Node {
-    child: Child,
-    base: String,
-    _data: TempDir,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// `forage serve` on SQLite with one worker and the default admission limits.
 async fn start_node(llm: &str) -> anyhow::Result<Node> {
@@ -69,7 +55,7 @@ async fn start_node(llm: &str) -> anyhow::Result<Node> {
     let node = Node {
         child,
         base: format!("http://127.0.0.1:{port}"),
-        _data: data,
+        data,
     };
     wait_healthy(&node.base, Duration::from_secs(20)).await?;
     Ok(node)

@@ -9,12 +9,12 @@
 //! Needs `cargo build --release --bins` (or the same profile as this program) and PostgreSQL's
 //! Debian binaries (`scripts/install-test-deps.sh`).
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use forage_bench::cpu::cpu_time;
-use forage_bench::process::{TempDir, await_result, forage_bin, free_port, wait_healthy};
+use forage_bench::process::{Node, TempDir, await_result, forage_bin, free_port, wait_healthy};
 use forage_bench::report::{Figure, record};
 use forage_testkit::llm::FakeLlm;
 use forage_testkit::postgres::TempPostgres;
@@ -23,20 +23,6 @@ use serde_json::json;
 
 const SECRET_KEY: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
 const WORKERS: usize = 16;
-
-/// A `forage serve` process, killed on drop.
-struct Node {
-    child: Child,
-    base: String,
-    _data: TempDir,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 async fn start_node(llm: &str, database_url: Option<&str>, n: usize) -> anyhow::Result<Node> {
     let port = free_port()?;
@@ -62,7 +48,7 @@ async fn start_node(llm: &str, database_url: Option<&str>, n: usize) -> anyhow::
     let node = Node {
         child: cmd.spawn().context("spawn forage serve")?,
         base: format!("http://127.0.0.1:{port}"),
-        _data: data,
+        data,
     };
     wait_healthy(&node.base, Duration::from_secs(30)).await?;
     Ok(node)
