@@ -23,10 +23,10 @@
 //! with `FORAGE_WORKERS=RUNS` and the default admission limits, raised to `RUNS` where it is
 //! more, so every create is counted against them as by default). Each run holds up to three
 //! sockets in each process (long-poll, stream, LLM call; over `h2c` only the LLM call; with an
-//! `https` LLM, its calls share one): the open-files limit is raised before anything starts (the soft limit to the
-//! hard one, and the hard one too where this process may) and printed; where it still allows fewer
-//! than `RUNS` runs, the largest count it allows is measured and the table says so. Prints a
-//! markdown table and records its figures (`forage_bench::report`).
+//! `https` LLM, its calls share one): the open-files limit is raised before anything starts (the
+//! soft limit to the hard one, and the hard one too where this process may) and printed; where it
+//! still allows fewer than `RUNS` runs, the largest count it allows is measured and the table says
+//! so. Prints a markdown table and records its figures (`forage_bench::report`).
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

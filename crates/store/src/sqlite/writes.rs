@@ -313,9 +313,7 @@ fn lease_candidate(
         run_id: run_id.clone(),
         seq: last,
     });
-    let checkpoint = if !may_have_checkpoint {
-        None
-    } else {
+    let checkpoint = if may_have_checkpoint {
         conn.prepare_cached("SELECT version, state, batch FROM run_checkpoints WHERE run_seq = ?1")
             .and_then(|mut stmt| {
                 stmt.query_row([seq], |row| {
@@ -328,6 +326,8 @@ fn lease_candidate(
                 .optional()
             })
             .map_err(from_sqlite)?
+    } else {
+        None
     };
     let leased = LeasedRow {
         lease: Lease { run_id, token },
