@@ -1395,9 +1395,10 @@ pub async fn admission_counts_follow_every_status_change(store: Arc<dyn Store>) 
     assert_eq!(active_runs_of(&store, "owner-a").await, 1);
     assert_eq!(depth(&store).await, (2, 0));
 
-    // A cancelling run is unfinished: it counts for its owner, neither queued nor running.
+    // A cancelling run is unfinished: it counts for its owner, neither queued nor running. (Its
+    // lease must still hold when it is cancelled, or the cancel ends it at once.)
     let second = store
-        .lease_next("w1", Duration::from_millis(50))
+        .lease_next("w1", Duration::from_millis(400))
         .await
         .expect("lease")
         .expect("run");
@@ -1406,7 +1407,7 @@ pub async fn admission_counts_follow_every_status_change(store: Arc<dyn Store>) 
     assert_eq!(active_runs_of(&store, "owner-a").await, 1);
     assert_eq!(depth(&store).await, (1, 0));
     // Its worker dies; once the lease expires, the next lease ends it cancelled.
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
     let mut owner_b = None;
     for _ in 0..3 {
         owner_b = store.lease_next("w2", LONG).await.expect("lease");
