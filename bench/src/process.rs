@@ -10,6 +10,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 
+/// The secret key every benchmark's `forage serve` is started with (`FORAGE_SECRET_KEY`).
+pub const SECRET_KEY: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+/// forage's default cap on a key's unfinished runs (`limits.max_active_runs_per_key`).
+pub const DEFAULT_MAX_ACTIVE_RUNS_PER_KEY: usize = 10_000;
+/// forage's default cap on the queue (`limits.max_queued_runs`).
+pub const DEFAULT_MAX_QUEUED_RUNS: usize = 50_000;
+
 /// A loopback port nothing listens on (free at the time of asking).
 pub fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())

@@ -1,8 +1,10 @@
 //! The one shape of a measured figure. Each benchmark prints its own tables and also records
 //! its figures here; `bench-all` runs every benchmark with `FORAGE_BENCH_RESULTS` naming a
-//! file and turns what they recorded into `bench/results/latest.md` and `latest.json`.
+//! file and turns what they recorded into `bench/results/latest.md` and `latest.json`. Also the
+//! percentile every latency figure is read with.
 
 use std::io::Write;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +56,12 @@ impl Figure {
         self.met = Some(met);
         self
     }
+}
+
+/// The `q` quantile (0 to 1, nearest rank) of `sorted` latencies, in milliseconds.
+pub fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
 }
 
 /// Appends `figures` to the file [`RESULTS_ENV`] names, if it names one.
@@ -111,6 +119,15 @@ pub fn markdown(figures: &[Figure]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentiles_take_the_nearest_rank() {
+        let sorted: Vec<Duration> = (1..=5).map(Duration::from_millis).collect();
+        assert_eq!(percentile_ms(&sorted, 0.0), 1.0);
+        assert_eq!(percentile_ms(&sorted, 0.5), 3.0);
+        assert_eq!(percentile_ms(&sorted, 0.99), 5.0);
+        assert_eq!(percentile_ms(&sorted, 1.0), 5.0);
+    }
 
     #[test]
     fn figures_round_trip_and_render() {

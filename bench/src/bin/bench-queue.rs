@@ -16,16 +16,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use forage_bench::cpu::cpu_time;
-use forage_bench::process::{Node, TempDir, forage_bin, free_port, wait_healthy};
-use forage_bench::report::{Figure, markdown, record};
+use forage_bench::process::{
+    DEFAULT_MAX_ACTIVE_RUNS_PER_KEY, Node, SECRET_KEY, TempDir, forage_bin, free_port, wait_healthy,
+};
+use forage_bench::report::{Figure, markdown, percentile_ms, record};
 use forage_testkit::llm::FakeLlm;
 use futures::StreamExt;
 use serde_json::json;
 
 const BENCH: &str = "bench-queue";
-const SECRET_KEY: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
-/// forage's default cap on a key's unfinished runs (`limits.max_active_runs_per_key`).
-const DEFAULT_MAX_ACTIVE_RUNS_PER_KEY: usize = 10_000;
 /// Creates sent before measuring, so connections and caches are warm.
 const WARMUP: usize = 50;
 
@@ -104,13 +103,9 @@ async fn measure(node: &Node, first: usize, creates: usize) -> anyhow::Result<Ph
         .context("forage's CPU time")?
         .saturating_sub(cpu_before);
     latencies.sort();
-    let at = |q: f64| {
-        let i = ((latencies.len() as f64 - 1.0) * q).round() as usize;
-        latencies[i].as_secs_f64() * 1000.0
-    };
     Ok(Phase {
-        p50_ms: at(0.50),
-        p99_ms: at(0.99),
+        p50_ms: percentile_ms(&latencies, 0.50),
+        p99_ms: percentile_ms(&latencies, 0.99),
         cpu_ms: cpu.as_secs_f64() * 1000.0 / creates as f64,
     })
 }

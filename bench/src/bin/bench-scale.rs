@@ -35,14 +35,16 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use forage_bench::process::{TempDir, forage_bin, free_port};
+use forage_bench::process::{
+    DEFAULT_MAX_ACTIVE_RUNS_PER_KEY, DEFAULT_MAX_QUEUED_RUNS, SECRET_KEY, TempDir, forage_bin,
+    free_port,
+};
 use forage_bench::report::{self, Figure};
 use forage_testkit::llm::FakeLlm;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
 const BENCH: &str = "bench-scale";
-const SECRET_KEY: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
 /// The target for forage's resident memory with 10,000 runs in flight.
 const TARGET_MIB: f64 = 512.0;
 /// Descriptors each process needs besides one per watcher and LLM call of each run.
@@ -121,11 +123,6 @@ fn raise_file_limit(need: u64) -> anyhow::Result<FileLimit> {
         hard: lim.rlim_max,
     })
 }
-
-/// forage's default cap on a key's unfinished runs (`limits.max_active_runs_per_key`).
-const DEFAULT_MAX_ACTIVE_RUNS_PER_KEY: usize = 10_000;
-/// forage's default cap on the queue (`limits.max_queued_runs`).
-const DEFAULT_MAX_QUEUED_RUNS: usize = 50_000;
 
 /// Spawns `forage serve` with `workers` workers, admission limits that admit every run, and an
 /// LLM request timeout longer than the scripted LLM's delay.

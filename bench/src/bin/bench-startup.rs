@@ -22,13 +22,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use forage_bench::process::{TempDir, forage_bin, free_port};
+use forage_bench::process::{SECRET_KEY, TempDir, forage_bin, free_port};
 use forage_bench::report::{self, Figure};
 use forage_testkit::llm::FakeLlm;
 use serde_json::{Value, json};
 
 const BENCH: &str = "bench-startup";
-const SECRET_KEY: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
 /// Starts measured on an empty data directory.
 const EMPTY_STARTS: usize = 5;
 /// Starts measured on the data directory with stored runs.

@@ -14,14 +14,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use forage_bench::cpu::cpu_time;
-use forage_bench::process::{Node, TempDir, await_result, forage_bin, free_port, wait_healthy};
-use forage_bench::report::{Figure, record};
+use forage_bench::process::{
+    Node, SECRET_KEY, TempDir, await_result, forage_bin, free_port, wait_healthy,
+};
+use forage_bench::report::{Figure, percentile_ms, record};
 use forage_testkit::llm::FakeLlm;
 use forage_testkit::postgres::TempPostgres;
 use futures::StreamExt;
 use serde_json::json;
 
-const SECRET_KEY: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
 const WORKERS: usize = 16;
 
 async fn start_node(llm: &str, database_url: Option<&str>, n: usize) -> anyhow::Result<Node> {
@@ -86,14 +87,10 @@ async fn one_run(http: reqwest::Client, base: String, i: usize) -> anyhow::Resul
 
 fn figures(mut latencies: Vec<Duration>, runs: usize, wall: Duration) -> Figures {
     latencies.sort();
-    let at = |q: f64| {
-        let i = ((latencies.len() as f64 - 1.0) * q).round() as usize;
-        latencies[i].as_secs_f64() * 1000.0
-    };
     Figures {
         runs_per_s: runs as f64 / wall.as_secs_f64(),
-        p50_ms: at(0.50),
-        p99_ms: at(0.99),
+        p50_ms: percentile_ms(&latencies, 0.50),
+        p99_ms: percentile_ms(&latencies, 0.99),
     }
 }
 

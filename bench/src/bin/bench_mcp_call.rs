@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use forage_bench::report::{Figure, record};
+use forage_bench::report::{Figure, percentile_ms, record};
 use forage_mcp::{McpClient, ServerSpec, Timeouts};
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -26,14 +26,10 @@ struct Figures {
 
 fn figures(name: &str, mut samples: Vec<Duration>) -> Figures {
     samples.sort();
-    let at = |q: f64| {
-        let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
-        samples[i].as_secs_f64() * 1_000.0
-    };
     Figures {
         name: name.to_owned(),
-        p50: at(0.50),
-        p99: at(0.99),
+        p50: percentile_ms(&samples, 0.50),
+        p99: percentile_ms(&samples, 0.99),
         calls: samples.len(),
     }
 }
