@@ -343,7 +343,7 @@ fn agent_request() -> ChatRequest {
                 "type": "object",
                 "properties": {"query": {"type": "string"}},
                 "required": ["query"],
-            }),
+            }).into(),
         }],
         response_format: Some(ResponseFormat {
             name: "envelope".into(),

@@ -1,9 +1,10 @@
 //! The final-answer envelope: the schema the model answers in (`{"output", "basis"}`),
 //! and turning the model's reply into validated content and per-field basis.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use forage_api::{Citation, Confidence, FieldBasis, OutputSchema};
+use forage_llm::EncodedJson;
 use serde_json::{Map, Value, json};
 
 use crate::infer_schema::infer_schema;
@@ -61,18 +62,19 @@ impl AnswerSpec {
         matches!(self.kind, AnswerKind::Text)
     }
 
-    /// The JSON Schema of the envelope the model is asked to reply with. Text and auto answers
-    /// have one envelope each, built once and shared by every run.
-    pub fn envelope_schema(&self) -> Arc<Value> {
-        static TEXT: OnceLock<Arc<Value>> = OnceLock::new();
-        static AUTO: OnceLock<Arc<Value>> = OnceLock::new();
+    /// The JSON Schema of the envelope the model is asked to reply with, encoded once for all
+    /// the run's requests. Text and auto answers have one envelope each, built once and shared
+    /// by every run.
+    pub fn envelope_schema(&self) -> EncodedJson {
+        static TEXT: OnceLock<EncodedJson> = OnceLock::new();
+        static AUTO: OnceLock<EncodedJson> = OnceLock::new();
         let shared = match self.kind {
-            AnswerKind::Json { .. } => return Arc::new(self.build_envelope()),
+            AnswerKind::Json { .. } => return EncodedJson::new(self.build_envelope()),
             AnswerKind::Text => &TEXT,
             AnswerKind::Auto => &AUTO,
         };
         shared
-            .get_or_init(|| Arc::new(self.build_envelope()))
+            .get_or_init(|| EncodedJson::new(self.build_envelope()))
             .clone()
     }
 

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use forage_api::{McpServer, Warning, WarningKind};
-use forage_llm::ToolSpec;
+use forage_llm::{EncodedJson, ToolSpec};
 use forage_mcp::{McpClient, ServerSpec, ToolInfo};
 
 use crate::executor::ToolEnv;
@@ -61,7 +61,9 @@ impl Toolbox {
                             ));
                             continue;
                         }
-                        let schema_bytes = tool.input_schema.to_string().len();
+                        // Encoded here once for every request of the run that offers it.
+                        let parameters = EncodedJson::new(parameters_schema(&tool.input_schema));
+                        let schema_bytes = parameters.encoded().get().len();
                         if schema_bytes > MAX_TOOL_SCHEMA_BYTES {
                             left_out.push(format!(
                                 "{} (its input schema is {schema_bytes} bytes; the limit is {MAX_TOOL_SCHEMA_BYTES})",
@@ -75,7 +77,7 @@ impl Toolbox {
                             spec: ToolSpec {
                                 name,
                                 description: describe(&server.name, &tool),
-                                parameters: parameters_schema(&tool.input_schema),
+                                parameters,
                             },
                             server_name: server.name.clone(),
                             tool_name: tool.name,

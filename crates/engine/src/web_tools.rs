@@ -91,7 +91,8 @@ impl RunWeb {
                     },
                     "required": ["query"],
                     "additionalProperties": false
-                }),
+                })
+                .into(),
             });
         }
         if self.env.fetcher.is_some() {
@@ -107,7 +108,8 @@ impl RunWeb {
                     },
                     "required": ["url"],
                     "additionalProperties": false
-                }),
+                })
+                .into(),
             });
         }
         specs

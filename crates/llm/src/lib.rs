@@ -4,6 +4,7 @@
 //! native tool calling.
 
 pub mod anthropic;
+pub mod encoded_json;
 pub mod error;
 pub mod local;
 pub mod messages;
@@ -14,6 +15,7 @@ pub mod schema_prompt;
 mod transport;
 
 pub use anthropic::{AnthropicConfig, AnthropicProvider};
+pub use encoded_json::EncodedJson;
 pub use error::LlmError;
 pub use messages::{
     ChatMessage, ChatRequest, ChatResponse, ResponseFormat, ToolCall, ToolSpec, Usage,

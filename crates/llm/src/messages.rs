@@ -69,12 +69,13 @@ impl From<&ChatResponse> for ChatMessage {
     }
 }
 
-/// A tool the model may call; `parameters` is a JSON Schema for its arguments object.
+/// A tool the model may call; `parameters` is a JSON Schema for its arguments object, encoded
+/// once for all the requests that offer the tool.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolSpec {
     pub name: String,
     pub description: String,
-    pub parameters: serde_json::Value,
+    pub parameters: crate::EncodedJson,
 }
 
 /// A tool call as the model produced it.
@@ -130,8 +131,8 @@ impl AddAssign for Usage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResponseFormat {
     pub name: String,
-    /// Shared: runs that answer in the same shape share one schema.
-    pub schema: std::sync::Arc<serde_json::Value>,
+    /// Encoded once and shared: runs that answer in the same shape share one schema.
+    pub schema: crate::EncodedJson,
 }
 
 /// One chat turn to send to a model.

@@ -43,7 +43,7 @@ fn request(input: &str) -> ChatRequest {
         tools: vec![ToolSpec {
             name: "web_search".into(),
             description: "Search the web.".into(),
-            parameters: json!({"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}),
+            parameters: json!({"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}).into(),
         }],
         response_format: Some(ResponseFormat {
             name: "forage_answer".into(),

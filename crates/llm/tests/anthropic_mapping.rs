@@ -71,12 +71,12 @@ fn tool_request() -> ChatRequest {
             ToolSpec {
                 name: "web_search".into(),
                 description: "Search the web.".into(),
-                parameters: json!({"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}),
+                parameters: json!({"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}).into(),
             },
             ToolSpec {
                 name: "web_fetch".into(),
                 description: "Fetch a page.".into(),
-                parameters: json!({"type": "object", "properties": {"url": {"type": "string"}}}),
+                parameters: json!({"type": "object", "properties": {"url": {"type": "string"}}}).into(),
             },
         ],
         response_format: Some(ResponseFormat {

@@ -61,7 +61,8 @@ fn secret_code_tool() -> ToolSpec {
             "type": "object",
             "properties": {"company": {"type": "string", "description": "The company's name"}},
             "required": ["company"],
-        }),
+        })
+        .into(),
     }
 }
 
@@ -221,7 +222,8 @@ async fn schemas_the_grammar_cannot_handle_degrade_instead_of_failing() {
             parameters: json!({
                 "type": "object",
                 "properties": {"company": {"$ref": "#/$defs/missing"}},
-            }),
+            })
+            .into(),
         }],
         response_format: Some(ResponseFormat {
             name: "odd".into(),

@@ -43,12 +43,12 @@ fn tools() -> Vec<ToolSpec> {
         ToolSpec {
             name: "web_search".into(),
             description: "Search the web for pages.".into(),
-            parameters: json!({"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}),
+            parameters: json!({"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}).into(),
         },
         ToolSpec {
             name: "web_fetch".into(),
             description: "Fetch one page as text.".into(),
-            parameters: json!({"type": "object", "properties": {"url": {"type": "string"}}, "required": ["url"]}),
+            parameters: json!({"type": "object", "properties": {"url": {"type": "string"}}, "required": ["url"]}).into(),
         },
     ]
 }

@@ -7,11 +7,12 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::DEFAULT_MAX_TOKENS;
 use crate::schema_prompt::schema_instruction;
-use crate::{ChatMessage, ChatRequest, ToolCall, ToolSpec};
+use crate::{ChatMessage, ChatRequest, EncodedJson, ToolCall, ToolSpec};
 
 /// Text of the user turn sent when a conversation would otherwise not start with one.
 const OPENING: &str = "Begin.";
@@ -67,7 +68,16 @@ enum Block<'a> {
 struct Tool<'a> {
     name: &'a str,
     description: &'a str,
-    input_schema: Cow<'a, Value>,
+    input_schema: InputSchema<'a>,
+}
+
+/// A tool's schema as sent: its encoded text when it is already an object schema, or a copy
+/// made one.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum InputSchema<'a> {
+    AsGiven(&'a RawValue),
+    Completed(Value),
 }
 
 /// The body for `request` (asking for an event stream when `stream`).
@@ -111,15 +121,15 @@ fn tool(spec: &ToolSpec) -> Tool<'_> {
 }
 
 /// Tool input schemas must be objects of `"type": "object"`.
-fn input_schema(parameters: &Value) -> Cow<'_, Value> {
-    match parameters {
-        Value::Object(o) if o.contains_key("type") => Cow::Borrowed(parameters),
+fn input_schema(parameters: &EncodedJson) -> InputSchema<'_> {
+    match parameters.value() {
+        Value::Object(o) if o.contains_key("type") => InputSchema::AsGiven(parameters.encoded()),
         Value::Object(o) => {
             let mut o = o.clone();
             o.insert("type".into(), json!("object"));
-            Cow::Owned(Value::Object(o))
+            InputSchema::Completed(Value::Object(o))
         }
-        _ => Cow::Owned(json!({ "type": "object" })),
+        _ => InputSchema::Completed(json!({ "type": "object" })),
     }
 }
 
@@ -298,7 +308,7 @@ mod tests {
             tools: vec![ToolSpec {
                 name: "search".into(),
                 description: "web".into(),
-                parameters: json!({"properties": {"q": {"type": "string"}}}),
+                parameters: json!({"properties": {"q": {"type": "string"}}}).into(),
             }],
             response_format: Some(ResponseFormat {
                 name: "out".into(),
@@ -400,7 +410,8 @@ mod tests {
             tools: vec![ToolSpec {
                 name: "search".into(),
                 description: "web".into(),
-                parameters: json!({"type": "object", "properties": {"q": {"type": "string"}}}),
+                parameters: json!({"type": "object", "properties": {"q": {"type": "string"}}})
+                    .into(),
             }],
             response_format: None,
             max_output_tokens: Some(100),

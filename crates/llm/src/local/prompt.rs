@@ -219,7 +219,8 @@ mod tests {
             tools: vec![ToolSpec {
                 name: "get_secret_code".into(),
                 description: "Looks up a company's secret code.".into(),
-                parameters: json!({"type": "object", "properties": {"company": {"type": "string"}}}),
+                parameters:
+                    json!({"type": "object", "properties": {"company": {"type": "string"}}}).into(),
             }],
             response_format: Some(ResponseFormat {
                 name: "answer".into(),

@@ -33,7 +33,7 @@ impl StepShape {
                 .map(|t| (t.name.clone(), arguments_schema(&t.parameters)))
                 .collect(),
             answer: match format {
-                Some(f) => AnswerShape::Json(f.schema.as_ref().clone()),
+                Some(f) => AnswerShape::Json(f.schema.value().clone()),
                 None => AnswerShape::Text,
             },
         }
@@ -164,7 +164,8 @@ mod tests {
             &[ToolSpec {
                 name: "search".into(),
                 description: "d".into(),
-                parameters: json!({"type": "object", "properties": {"q": {"type": "string"}}}),
+                parameters: json!({"type": "object", "properties": {"q": {"type": "string"}}})
+                    .into(),
             }],
             None,
         );

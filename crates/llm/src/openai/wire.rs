@@ -1,7 +1,7 @@
 //! Builds the OpenAI chat-completions request body from a provider-neutral `ChatRequest`.
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::{ChatMessage, ChatRequest, ToolCall, ToolSpec};
 
@@ -64,7 +64,7 @@ struct CallFunction<'a> {
 struct ToolFunction<'a> {
     name: &'a str,
     description: &'a str,
-    parameters: &'a Value,
+    parameters: &'a RawValue,
 }
 
 #[derive(Serialize)]
@@ -76,7 +76,7 @@ struct Format<'a> {
 #[derive(Serialize)]
 struct FormatSchema<'a> {
     name: &'a str,
-    schema: &'a Value,
+    schema: &'a RawValue,
     strict: bool,
 }
 
@@ -95,7 +95,7 @@ pub(crate) fn request_body(request: &ChatRequest, stream: bool) -> RequestBody<'
             r#type: "json_schema",
             json_schema: FormatSchema {
                 name: &format.name,
-                schema: &format.schema,
+                schema: format.schema.encoded(),
                 strict: false,
             },
         }),
@@ -147,14 +147,14 @@ fn tool(spec: &ToolSpec) -> Function<'_, ToolFunction<'_>> {
         function: ToolFunction {
             name: &spec.name,
             description: &spec.description,
-            parameters: &spec.parameters,
+            parameters: spec.parameters.encoded(),
         },
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::ResponseFormat;
@@ -184,7 +184,7 @@ mod tests {
             tools: vec![ToolSpec {
                 name: "f".into(),
                 description: "d".into(),
-                parameters: json!({"type": "object"}),
+                parameters: json!({"type": "object"}).into(),
             }],
             response_format: Some(ResponseFormat {
                 name: "out".into(),
@@ -245,7 +245,8 @@ mod tests {
             tools: vec![ToolSpec {
                 name: "f".into(),
                 description: "d".into(),
-                parameters: json!({"type": "object", "properties": {"q": {"type": "integer"}}}),
+                parameters: json!({"type": "object", "properties": {"q": {"type": "integer"}}})
+                    .into(),
             }],
             response_format: Some(ResponseFormat {
                 name: "out".into(),

@@ -164,7 +164,7 @@ mod tests {
         ToolSpec {
             name: "search".into(),
             description: "Search the web.".into(),
-            parameters: json!({"type": "object", "properties": {"q": {"type": "string"}}}),
+            parameters: json!({"type": "object", "properties": {"q": {"type": "string"}}}).into(),
         }
     }
 

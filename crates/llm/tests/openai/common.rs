@@ -41,6 +41,7 @@ pub fn search_tool(name: &str) -> ToolSpec {
             "type": "object",
             "properties": {"query": {"type": "string"}, "limit": {"type": "integer"}},
             "required": ["query"]
-        }),
+        })
+        .into(),
     }
 }
