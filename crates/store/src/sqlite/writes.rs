@@ -548,20 +548,22 @@ pub(crate) fn save_checkpoint(
     part: &CheckpointPart,
     events: &[RunEvent],
 ) -> WriteResult<u64> {
-    let id = lease.run_id.as_str();
-    let held: Option<(i64, Option<String>)> = conn
-        .prepare_cached("SELECT seq, lease_token FROM runs WHERE id = ?1")
+    let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
+    // The lease is checked and the events' sequence numbers taken in one statement.
+    let held: Option<(i64, i64)> = conn
+        .prepare_cached(
+            "UPDATE runs SET last_event_seq = last_event_seq + ?3 \
+             WHERE id = ?1 AND lease_token = ?2 RETURNING seq, last_event_seq",
+        )
         .and_then(|mut stmt| {
-            stmt.query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
-                .optional()
+            stmt.query_row(params![lease.run_id.as_str(), lease.token, count], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()
         })
         .map_err(from_sqlite)?;
-    let seq = match held {
-        None => return Err(StoreError::NotFound(id.to_owned())),
-        Some((_, token)) if token.as_deref() != Some(lease.token.as_str()) => {
-            return Err(StoreError::LeaseLost);
-        }
-        Some((seq, _)) => seq,
+    let Some((seq, last)) = held else {
+        return Err(not_held(conn, &lease.run_id)?);
     };
     let (sql, text) = match part {
         CheckpointPart::State(state) => (
@@ -580,14 +582,8 @@ pub(crate) fn save_checkpoint(
     conn.prepare_cached(sql)
         .and_then(|mut stmt| stmt.execute(params![seq, version, text]))
         .map_err(from_sqlite)?;
-    append_and_announce(
-        conn,
-        RunKey {
-            seq,
-            id: &lease.run_id,
-        },
-        events,
-    )
+    insert_events(conn, seq, last, events, micros(now()))?;
+    announce(&lease.run_id, log_position(&lease.run_id, last)?, events)
 }
 
 pub(crate) fn append_events(
@@ -610,11 +606,16 @@ fn append_and_announce(
     events: &[RunEvent],
 ) -> WriteResult<u64> {
     let seq = append(conn, run, events, micros(now()))?;
+    announce(run.id, seq, events)
+}
+
+/// The notice for `events` just appended up to `seq` (none: no notice).
+fn announce(run: &RunId, seq: u64, events: &[RunEvent]) -> WriteResult<u64> {
     let notices = if events.is_empty() {
         Vec::new()
     } else {
         vec![Notice::EventsAppended {
-            run_id: run.id.clone(),
+            run_id: run.clone(),
             seq,
         }]
     };
@@ -640,10 +641,24 @@ fn append(
         })
         .map_err(from_sqlite)?;
     let last = last.ok_or_else(|| StoreError::NotFound(run.id.to_string()))?;
-    for (offset, event) in (0..count).rev().zip(events) {
-        insert_event(conn, run.seq, last - offset, at_us, event)?;
-    }
+    insert_events(conn, run.seq, last, events, at_us)?;
     log_position(run.id, last)
+}
+
+/// Writes `events` of the run `run_seq` with the sequence numbers that end at `last`, which
+/// the caller took from the run's `last_event_seq`.
+fn insert_events(
+    conn: &Connection,
+    run_seq: i64,
+    last: i64,
+    events: &[RunEvent],
+    at_us: i64,
+) -> Result<(), StoreError> {
+    let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
+    for (offset, event) in (0..count).rev().zip(events) {
+        insert_event(conn, run_seq, last - offset, at_us, event)?;
+    }
+    Ok(())
 }
 
 /// An event sequence number as stored, as the API gives it.

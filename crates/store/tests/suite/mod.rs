@@ -487,15 +487,17 @@ pub async fn checkpoints_come_back_with_the_run(store: Arc<dyn Store>) {
         checkpoint.batch.as_ref().map(|b| b.get()),
         Some(r#"{"batch":{"finished":["c1","c2"]}}"#)
     );
-    let notes: Vec<String> = all_events(&store, &run.id)
-        .await
-        .into_iter()
-        .filter_map(|event| match event {
-            RunEvent::Progress { message, .. } => Some(message),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(notes, ["replied", "call 2", "call 1"]);
+    let notes = || async {
+        all_events(&store, &run.id)
+            .await
+            .into_iter()
+            .filter_map(|event| match event {
+                RunEvent::Progress { message, .. } => Some(message),
+                _ => None,
+            })
+            .collect::<Vec<String>>()
+    };
+    assert_eq!(notes().await, ["replied", "call 2", "call 1"]);
 
     let lost = save(
         first.lease.clone(),
@@ -522,6 +524,23 @@ pub async fn checkpoints_come_back_with_the_run(store: Arc<dyn Store>) {
     assert!(
         checkpoint.batch.is_none(),
         "the newer state drops the batch"
+    );
+    assert_eq!(
+        notes().await,
+        ["replied", "call 2", "call 1", "replied again"],
+        "the save refused for a lost lease appended nothing"
+    );
+    let numbers: Vec<u64> = store
+        .events_after(&run.id, 0, 10_000)
+        .await
+        .expect("events")
+        .iter()
+        .map(|record| record.seq)
+        .collect();
+    assert_eq!(
+        numbers,
+        (1..=numbers.len() as u64).collect::<Vec<_>>(),
+        "the saves took the log's next sequence numbers, and the refused one took none"
     );
 }
 
