@@ -96,3 +96,33 @@ fn with_path(path: &Path, err: rusqlite::Error) -> StoreError {
         other => other,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_writer_logs_ahead_and_syncs_at_checkpoints() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conn = open_writer(&Location::File(dir.path().join("forage.db"))).expect("open");
+        let pragma = |name: &str| -> String {
+            conn.query_row(&format!("PRAGMA {name}"), [], |row| {
+                row.get::<_, rusqlite::types::Value>(0)
+            })
+            .map(|value| match value {
+                rusqlite::types::Value::Integer(n) => n.to_string(),
+                rusqlite::types::Value::Text(text) => text,
+                other => format!("{other:?}"),
+            })
+            .expect("pragma")
+        };
+        assert_eq!(pragma("journal_mode"), "wal");
+        assert_eq!(pragma("synchronous"), "1", "NORMAL: fsync at checkpoints");
+        assert_eq!(
+            pragma("wal_autocheckpoint"),
+            "0",
+            "checkpoints run on their own thread"
+        );
+        assert_eq!(pragma("foreign_keys"), "1");
+    }
+}
