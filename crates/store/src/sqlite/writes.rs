@@ -548,7 +548,6 @@ pub(crate) fn save_checkpoint(
     part: &CheckpointPart,
     events: &[RunEvent],
 ) -> WriteResult<u64> {
-    let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
     // The lease is checked and the events' sequence numbers taken in one statement.
     let held: Option<(i64, i64)> = conn
         .prepare_cached(
@@ -556,9 +555,10 @@ pub(crate) fn save_checkpoint(
              WHERE id = ?1 AND lease_token = ?2 RETURNING seq, last_event_seq",
         )
         .and_then(|mut stmt| {
-            stmt.query_row(params![lease.run_id.as_str(), lease.token, count], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
+            stmt.query_row(
+                params![lease.run_id.as_str(), lease.token, event_count(events)],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
             .optional()
         })
         .map_err(from_sqlite)?;
@@ -591,22 +591,22 @@ pub(crate) fn append_events(
     run: &RunId,
     events: &[RunEvent],
 ) -> WriteResult<u64> {
-    let seq: Option<i64> = conn
-        .prepare_cached("SELECT seq FROM runs WHERE id = ?1")
-        .and_then(|mut stmt| stmt.query_row([run.as_str()], |row| row.get(0)).optional())
+    // The run is found and the events' sequence numbers taken in one statement.
+    let taken: Option<(i64, i64)> = conn
+        .prepare_cached(
+            "UPDATE runs SET last_event_seq = last_event_seq + ?2 WHERE id = ?1 \
+             RETURNING seq, last_event_seq",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row(params![run.as_str(), event_count(events)], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()
+        })
         .map_err(from_sqlite)?;
-    let seq = seq.ok_or_else(|| StoreError::NotFound(run.to_string()))?;
-    append_and_announce(conn, RunKey { seq, id: run }, events)
-}
-
-/// Appends events now and announces them (none: no notice).
-fn append_and_announce(
-    conn: &Connection,
-    run: RunKey<'_>,
-    events: &[RunEvent],
-) -> WriteResult<u64> {
-    let seq = append(conn, run, events, micros(now()))?;
-    announce(run.id, seq, events)
+    let (seq, last) = taken.ok_or_else(|| StoreError::NotFound(run.to_string()))?;
+    insert_events(conn, seq, last, events, micros(now()))?;
+    announce(run, log_position(run, last)?, events)
 }
 
 /// The notice for `events` just appended up to `seq` (none: no notice).
@@ -629,14 +629,13 @@ fn append(
     events: &[RunEvent],
     at_us: i64,
 ) -> Result<u64, StoreError> {
-    let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
     let last: Option<i64> = conn
         .prepare_cached(
             "UPDATE runs SET last_event_seq = last_event_seq + ?2 WHERE seq = ?1 \
              RETURNING last_event_seq",
         )
         .and_then(|mut stmt| {
-            stmt.query_row(params![run.seq, count], |row| row.get(0))
+            stmt.query_row(params![run.seq, event_count(events)], |row| row.get(0))
                 .optional()
         })
         .map_err(from_sqlite)?;
@@ -654,11 +653,15 @@ fn insert_events(
     events: &[RunEvent],
     at_us: i64,
 ) -> Result<(), StoreError> {
-    let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
-    for (offset, event) in (0..count).rev().zip(events) {
+    for (offset, event) in (0..event_count(events)).rev().zip(events) {
         insert_event(conn, run_seq, last - offset, at_us, event)?;
     }
     Ok(())
+}
+
+/// How many sequence numbers `events` take.
+fn event_count(events: &[RunEvent]) -> i64 {
+    i64::try_from(events.len()).unwrap_or(i64::MAX)
 }
 
 /// An event sequence number as stored, as the API gives it.

@@ -111,6 +111,12 @@ async fn all_events(store: &Arc<dyn Store>, run: &RunId) -> Vec<RunEvent> {
     records.into_iter().map(|r| r.event).collect()
 }
 
+/// The sequence numbers of a run's events, in order.
+async fn event_numbers(store: &Arc<dyn Store>, run: &RunId) -> Vec<u64> {
+    let records = store.events_after(run, 0, 10_000).await.expect("events");
+    records.iter().map(|r| r.seq).collect()
+}
+
 fn status(status: RunStatus) -> RunEvent {
     RunEvent::Status { status }
 }
@@ -324,14 +330,7 @@ pub async fn expired_lease_is_leased_again(store: Arc<dyn Store>) {
         ]
     );
     // Creating and each lease took the log's next sequence number, and appends go on from it.
-    let seqs: Vec<u64> = store
-        .events_after(&run.id, 0, 100)
-        .await
-        .expect("events")
-        .iter()
-        .map(|r| r.seq)
-        .collect();
-    assert_eq!(seqs, [1, 2, 3]);
+    assert_eq!(event_numbers(&store, &run.id).await, [1, 2, 3]);
     assert_eq!(
         store
             .append_events(&run.id, &[progress("after the leases")])
@@ -530,13 +529,7 @@ pub async fn checkpoints_come_back_with_the_run(store: Arc<dyn Store>) {
         ["replied", "call 2", "call 1", "replied again"],
         "the save refused for a lost lease appended nothing"
     );
-    let numbers: Vec<u64> = store
-        .events_after(&run.id, 0, 10_000)
-        .await
-        .expect("events")
-        .iter()
-        .map(|record| record.seq)
-        .collect();
+    let numbers = event_numbers(&store, &run.id).await;
     assert_eq!(
         numbers,
         (1..=numbers.len() as u64).collect::<Vec<_>>(),
