@@ -14,7 +14,7 @@ use forage_api::{
     TaskRunCreate, TokenUsage, Warning, WarningKind,
 };
 use forage_store::{
-    CapReached, CheckpointPart, LeasedRun, ListQuery, NewRun, Notice, QueueDepth, RunCaps,
+    CapReached, CheckpointPart, Lease, LeasedRun, ListQuery, NewRun, Notice, QueueDepth, RunCaps,
     RunOutcome, RunRecord, SecretCipher, Store, StoreError,
 };
 use serde_json::json;
@@ -104,6 +104,19 @@ async fn lease(store: &Arc<dyn Store>, worker: &str) -> LeasedRun {
         .await
         .expect("lease_next")
         .expect("a run to lease")
+}
+
+/// Ends a lease now, as a worker that stopped heartbeating would leave it once its time ran out.
+/// (A short lease with a sleep would race the store's own latency on a loaded machine.)
+async fn expire(store: &Arc<dyn Store>, lease: &Lease) {
+    assert!(
+        store
+            .heartbeat(lease, Duration::ZERO)
+            .await
+            .expect("heartbeat"),
+        "the lease is held until it is expired"
+    );
+    tokio::time::sleep(Duration::from_millis(10)).await;
 }
 
 async fn all_events(store: &Arc<dyn Store>, run: &RunId) -> Vec<RunEvent> {
@@ -302,16 +315,12 @@ pub async fn concurrent_workers_never_share_a_run(store: Arc<dyn Store>) {
 /// A lease that expired is taken by the next worker; the first worker's lease is then lost.
 pub async fn expired_lease_is_leased_again(store: Arc<dyn Store>) {
     let run = store.create_run(new_run("owner-a")).await.expect("create");
-    let first = store
-        .lease_next("w1", Duration::from_millis(50))
-        .await
-        .expect("lease")
-        .expect("run");
+    let first = lease(&store, "w1").await;
     assert!(
         store.lease_next("w2", LONG).await.expect("lease").is_none(),
         "not expired yet"
     );
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    expire(&store, &first.lease).await;
 
     let second = lease(&store, "w2").await;
     assert_eq!(second.record.id, run.id);
@@ -1352,13 +1361,9 @@ pub async fn admission_counts_follow_every_status_change(store: Arc<dyn Store>) 
 
     let expiring = store.create_run(new_run("owner-a")).await.expect("create");
     assert_eq!(depth(&store).await, (1, 0));
-    store
-        .lease_next("w1", Duration::from_millis(50))
-        .await
-        .expect("lease")
-        .expect("run");
+    let dying = lease(&store, "w1").await;
     assert_eq!(depth(&store).await, (0, 1));
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    expire(&store, &dying.lease).await;
     let again = lease(&store, "w2").await;
     assert_eq!(
         again.record.id, expiring.id,
@@ -1409,17 +1414,20 @@ pub async fn admission_counts_follow_every_status_change(store: Arc<dyn Store>) 
 
     // A cancelling run is unfinished: it counts for its owner, neither queued nor running. (Its
     // lease must still hold when it is cancelled, or the cancel ends it at once.)
-    let second = store
-        .lease_next("w1", Duration::from_millis(400))
-        .await
-        .expect("lease")
-        .expect("run");
+    let second = lease(&store, "w1").await;
     assert_eq!(second.record.id, ids[1]);
-    store.cancel_run(&ids[1]).await.expect("cancel running");
+    assert_eq!(
+        store
+            .cancel_run(&ids[1])
+            .await
+            .expect("cancel running")
+            .status,
+        RunStatus::Cancelling
+    );
     assert_eq!(active_runs_of(&store, "owner-a").await, 1);
     assert_eq!(depth(&store).await, (1, 0));
     // Its worker dies; once the lease expires, the next lease ends it cancelled.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    expire(&store, &second.lease).await;
     let mut owner_b = None;
     for _ in 0..3 {
         owner_b = store.lease_next("w2", LONG).await.expect("lease");
@@ -1541,16 +1549,12 @@ pub async fn cancelling_a_running_run_goes_through_its_worker(store: Arc<dyn Sto
 /// A run left cancelling by a dead worker ends cancelled once the lease expires.
 pub async fn abandoned_cancellation_ends_cancelled(store: Arc<dyn Store>) {
     let run = store.create_run(new_run("owner-a")).await.expect("create");
-    store
-        .lease_next("w1", Duration::from_millis(50))
-        .await
-        .expect("lease")
-        .expect("run");
+    let leased = lease(&store, "w1").await;
     assert_eq!(
         store.cancel_run(&run.id).await.expect("cancel").status,
         RunStatus::Cancelling
     );
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    expire(&store, &leased.lease).await;
     assert!(store.lease_next("w2", LONG).await.expect("lease").is_none());
     let record = store.get_run(&run.id).await.expect("get").expect("run");
     assert_eq!(record.status, RunStatus::Cancelled);
@@ -1833,7 +1837,7 @@ pub async fn webhook_delivery_is_enqueued_leased_and_recorded(store: Arc<dyn Sto
     assert_eq!(pending.created_at, end.modified_at);
 
     let leased = store
-        .lease_deliveries(Duration::from_millis(200), 10)
+        .lease_deliveries(Duration::from_millis(1000), 10)
         .await
         .expect("lease");
     assert_eq!(leased.len(), 1);
@@ -1850,7 +1854,7 @@ pub async fn webhook_delivery_is_enqueued_leased_and_recorded(store: Arc<dyn Sto
             .expect("lease")
             .is_empty()
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     let again = store.lease_deliveries(LONG, 10).await.expect("lease");
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].attempts, 2);
