@@ -344,7 +344,7 @@ fn agent_request() -> ChatRequest {
                 "properties": {"query": {"type": "string"}},
                 "required": ["query"],
             }).into(),
-        }],
+        }].into(),
         response_format: Some(ResponseFormat {
             name: "envelope".into(),
             schema: json!({

@@ -9,7 +9,7 @@ use forage_api::{
     McpToolCall, OutputSchema, Processor, ProgressKind, RunEvent, RunId, TaskOutput, TaskRunCreate,
     TokenUsage, Warning, WarningKind,
 };
-use forage_llm::{ChatMessage, ChatRequest, ResponseFormat, ToolSpec};
+use forage_llm::{ChatMessage, ChatRequest, ResponseFormat, ToolList};
 use forage_mcp::Timeouts;
 use forage_tools::NetworkPolicy;
 use serde_json::value::RawValue;
@@ -318,13 +318,14 @@ impl Engine {
             schema: answer_spec.envelope_schema(),
         });
         let has_tools = !tools.toolbox.is_empty() || !tools.web.is_empty();
-        // The tools offered to the model, built once per run and lent to each request.
-        let mut offered: Vec<ToolSpec> = if has_tools {
+        // The tools offered to the model, built once per run and lent to each request (which
+        // encodes them on the first and copies that text after).
+        let mut offered: ToolList = if has_tools {
             let mut specs = tools.toolbox.specs();
             specs.extend(tools.web.specs());
-            specs
+            specs.into()
         } else {
-            Vec::new()
+            ToolList::default()
         };
         let answer_by = deadline - budget.answer_reserve();
         let max_turns = budget.max_turns.max(1);
@@ -379,7 +380,7 @@ impl Engine {
                 tools: if offer_tools {
                     std::mem::take(&mut offered)
                 } else {
-                    Vec::new()
+                    ToolList::default()
                 },
                 response_format: response_format.take(),
                 max_output_tokens: Some(budget.max_output_tokens),
@@ -556,7 +557,7 @@ impl Engine {
         let request = ChatRequest {
             model: profile.model.clone(),
             messages,
-            tools: Vec::new(),
+            tools: ToolList::default(),
             response_format: None,
             max_output_tokens: Some(profile.budget.max_output_tokens.min(1_024)),
             temperature: None,

@@ -21,12 +21,7 @@ struct Encoded {
 
 impl EncodedJson {
     pub fn new(value: Value) -> Self {
-        // Encoding a JSON tree into memory cannot fail (its keys are text); were it to,
-        // the document would go out as `null`, which the provider refuses with a clear error.
-        let text = serde_json::value::to_raw_value(&value).unwrap_or_else(|err| {
-            tracing::error!(error = %err, "could not encode a JSON document");
-            RawValue::NULL.to_owned()
-        });
+        let text = raw_json(&value);
         EncodedJson(Arc::new(Encoded { value, text }))
     }
 
@@ -38,6 +33,16 @@ impl EncodedJson {
     pub fn encoded(&self) -> &RawValue {
         &self.0.text
     }
+}
+
+/// `value` encoded as compact JSON text. Encoding plain data with text keys into memory
+/// cannot fail; were it to, the document would go out as `null`, which the provider refuses
+/// with a clear error.
+pub(crate) fn raw_json<T: Serialize + ?Sized>(value: &T) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).unwrap_or_else(|err| {
+        tracing::error!(error = %err, "could not encode a JSON document");
+        RawValue::NULL.to_owned()
+    })
 }
 
 impl Deref for EncodedJson {

@@ -12,6 +12,7 @@ pub mod openai;
 pub mod prompt_tools;
 pub mod provider;
 pub mod schema_prompt;
+pub mod tool_list;
 mod transport;
 
 pub use anthropic::{AnthropicConfig, AnthropicProvider};
@@ -23,3 +24,4 @@ pub use messages::{
 pub use openai::{OpenAiConfig, OpenAiProvider};
 pub use prompt_tools::{PromptToolProtocol, ToolProtocol, with_tool_protocol};
 pub use provider::LlmProvider;
+pub use tool_list::ToolList;

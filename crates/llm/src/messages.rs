@@ -141,7 +141,7 @@ pub struct ChatRequest {
     pub model: String,
     pub messages: Vec<ChatMessage>,
     #[serde(default)]
-    pub tools: Vec<ToolSpec>,
+    pub tools: crate::ToolList,
     #[serde(default)]
     pub response_format: Option<ResponseFormat>,
     #[serde(default)]

@@ -44,7 +44,7 @@ fn request(input: &str) -> ChatRequest {
             name: "web_search".into(),
             description: "Search the web.".into(),
             parameters: json!({"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}).into(),
-        }],
+        }].into(),
         response_format: Some(ResponseFormat {
             name: "forage_answer".into(),
             schema: schema().into(),

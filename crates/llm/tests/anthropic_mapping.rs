@@ -78,7 +78,7 @@ fn tool_request() -> ChatRequest {
                 description: "Fetch a page.".into(),
                 parameters: json!({"type": "object", "properties": {"url": {"type": "string"}}}).into(),
             },
-        ],
+        ].into(),
         response_format: Some(ResponseFormat {
             name: "forage_answer".into(),
             schema: json!({"type": "object", "properties": {"date": {"type": "string"}}, "required": ["date"]}).into(),

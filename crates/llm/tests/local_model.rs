@@ -76,7 +76,7 @@ async fn offered_tool_is_called_with_schema_valid_arguments() {
             ChatMessage::system("You are a helpful assistant. Use the tools to find facts."),
             ChatMessage::user("What is the secret code of ACME? Call get_secret_code."),
         ],
-        tools: vec![tool.clone()],
+        tools: vec![tool.clone()].into(),
         max_output_tokens: Some(48),
         ..ChatRequest::default()
     };
@@ -224,7 +224,8 @@ async fn schemas_the_grammar_cannot_handle_degrade_instead_of_failing() {
                 "properties": {"company": {"$ref": "#/$defs/missing"}},
             })
             .into(),
-        }],
+        }]
+        .into(),
         response_format: Some(ResponseFormat {
             name: "odd".into(),
             // Keywords and formats the grammar library does not implement are ignored.
@@ -275,7 +276,7 @@ fn first_turn() -> ChatRequest {
             ChatMessage::system("You are a helpful assistant. Use the tools to find facts."),
             ChatMessage::user("What is the secret code of ACME? Call get_secret_code."),
         ],
-        tools: vec![secret_code_tool()],
+        tools: vec![secret_code_tool()].into(),
         max_output_tokens: Some(48),
         ..ChatRequest::default()
     }

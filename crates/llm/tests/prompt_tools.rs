@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use forage_llm::{
     ChatMessage, ChatRequest, ChatResponse, LlmProvider, OpenAiConfig, OpenAiProvider,
-    PromptToolProtocol, ResponseFormat, ToolSpec,
+    PromptToolProtocol, ResponseFormat, ToolList, ToolSpec,
 };
 use replay::{Canned, Replay};
 use serde_json::json;
@@ -60,7 +60,7 @@ fn first_request() -> ChatRequest {
             ChatMessage::system("You are a research agent."),
             ChatMessage::user("When was Rust 1.0 released?"),
         ],
-        tools: tools(),
+        tools: tools().into(),
         response_format: Some(ResponseFormat {
             name: "forage_answer".into(),
             schema: json!({"type": "object", "required": ["date"]}).into(),
@@ -195,7 +195,7 @@ async fn a_request_without_tools_passes_through_unchanged() {
     )])
     .await;
     let request = ChatRequest {
-        tools: Vec::new(),
+        tools: ToolList::default(),
         ..first_request()
     };
     let response = wrapped(&server)

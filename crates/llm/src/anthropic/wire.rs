@@ -11,7 +11,9 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::DEFAULT_MAX_TOKENS;
+use crate::encoded_json::raw_json;
 use crate::schema_prompt::schema_instruction;
+use crate::tool_list::ToolWire;
 use crate::{ChatMessage, ChatRequest, EncodedJson, ToolCall, ToolSpec};
 
 /// Text of the user turn sent when a conversation would otherwise not start with one.
@@ -28,8 +30,9 @@ pub(crate) struct RequestBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     system: Option<String>,
     messages: Vec<Turn<'a>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    tools: Vec<Tool<'a>>,
+    /// The run's tools, encoded on its first request (see [`ToolList`](crate::ToolList)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<&'a RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -90,7 +93,8 @@ pub(crate) fn request_body(request: &ChatRequest, stream: bool) -> RequestBody<'
             .max(1),
         system: system_text(request),
         messages: messages(&request.messages),
-        tools: request.tools.iter().map(tool).collect(),
+        tools: (!request.tools.is_empty())
+            .then(|| request.tools.encoded(ToolWire::Anthropic, encode_tools)),
         temperature: request.temperature,
         stream: stream.then_some(true),
     }
@@ -110,6 +114,10 @@ fn system_text(request: &ChatRequest) -> Option<String> {
         parts.push(schema_instruction(format));
     }
     (!parts.is_empty()).then(|| parts.join("\n\n"))
+}
+
+fn encode_tools(specs: &[ToolSpec]) -> Box<RawValue> {
+    raw_json(&specs.iter().map(tool).collect::<Vec<_>>())
 }
 
 fn tool(spec: &ToolSpec) -> Tool<'_> {
@@ -309,7 +317,8 @@ mod tests {
                 name: "search".into(),
                 description: "web".into(),
                 parameters: json!({"properties": {"q": {"type": "string"}}}).into(),
-            }],
+            }]
+            .into(),
             response_format: Some(ResponseFormat {
                 name: "out".into(),
                 schema: json!({"type": "object"}).into(),
@@ -412,7 +421,8 @@ mod tests {
                 description: "web".into(),
                 parameters: json!({"type": "object", "properties": {"q": {"type": "string"}}})
                     .into(),
-            }],
+            }]
+            .into(),
             response_format: None,
             max_output_tokens: Some(100),
             temperature: Some(0.5),

@@ -221,7 +221,8 @@ mod tests {
                 description: "Looks up a company's secret code.".into(),
                 parameters:
                     json!({"type": "object", "properties": {"company": {"type": "string"}}}).into(),
-            }],
+            }]
+            .into(),
             response_format: Some(ResponseFormat {
                 name: "answer".into(),
                 schema: json!({"type": "object"}).into(),

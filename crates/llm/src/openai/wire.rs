@@ -3,6 +3,8 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use crate::encoded_json::raw_json;
+use crate::tool_list::ToolWire;
 use crate::{ChatMessage, ChatRequest, ToolCall, ToolSpec};
 
 /// The JSON body of `POST /chat/completions`, borrowing the request: it is encoded straight
@@ -11,8 +13,9 @@ use crate::{ChatMessage, ChatRequest, ToolCall, ToolSpec};
 pub(crate) struct RequestBody<'a> {
     model: &'a str,
     messages: Vec<Message<'a>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    tools: Vec<Function<'a, ToolFunction<'a>>>,
+    /// The run's tools, encoded on its first request (see [`ToolList`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<&'a RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     response_format: Option<Format<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -90,7 +93,8 @@ pub(crate) fn request_body(request: &ChatRequest, stream: bool) -> RequestBody<'
     RequestBody {
         model: &request.model,
         messages: request.messages.iter().map(message).collect(),
-        tools: request.tools.iter().map(tool).collect(),
+        tools: (!request.tools.is_empty())
+            .then(|| request.tools.encoded(ToolWire::OpenAi, encode_tools)),
         response_format: request.response_format.as_ref().map(|format| Format {
             r#type: "json_schema",
             json_schema: FormatSchema {
@@ -140,6 +144,10 @@ fn call(call: &ToolCall) -> Function<'_, CallFunction<'_>> {
     }
 }
 
+fn encode_tools(specs: &[ToolSpec]) -> Box<RawValue> {
+    raw_json(&specs.iter().map(tool).collect::<Vec<_>>())
+}
+
 fn tool(spec: &ToolSpec) -> Function<'_, ToolFunction<'_>> {
     Function {
         id: None,
@@ -185,7 +193,8 @@ mod tests {
                 name: "f".into(),
                 description: "d".into(),
                 parameters: json!({"type": "object"}).into(),
-            }],
+            }]
+            .into(),
             response_format: Some(ResponseFormat {
                 name: "out".into(),
                 schema: json!({"type": "object"}).into(),
@@ -247,7 +256,8 @@ mod tests {
                 description: "d".into(),
                 parameters: json!({"type": "object", "properties": {"q": {"type": "integer"}}})
                     .into(),
-            }],
+            }]
+            .into(),
             response_format: Some(ResponseFormat {
                 name: "out".into(),
                 schema: json!({"type": "object"}).into(),
@@ -281,6 +291,16 @@ mod tests {
                 "stream": true,
                 "stream_options": {"include_usage": true}
             })
+        );
+        // The run's next request sends the tools encoded by the first, unchanged, and the
+        // conversation as it has grown.
+        let mut next = request.clone();
+        next.messages.push(ChatMessage::user("more"));
+        let next_body = request_body(&next, true);
+        assert_eq!(next_body["tools"], body["tools"]);
+        assert_eq!(
+            next_body["messages"][5],
+            json!({"role": "user", "content": "more"})
         );
     }
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::schema_prompt::schema_instruction;
-use crate::{ChatMessage, ChatRequest, ToolCall, ToolSpec};
+use crate::{ChatMessage, ChatRequest, ToolCall, ToolList, ToolSpec};
 
 /// Opens one tool-call block.
 pub const CALL_OPEN: &str = "<tool_call>";
@@ -147,7 +147,7 @@ pub(crate) fn rewrite(request: &ChatRequest) -> ChatRequest {
     ChatRequest {
         model: request.model.clone(),
         messages,
-        tools: Vec::new(),
+        tools: ToolList::default(),
         response_format,
         max_output_tokens: request.max_output_tokens,
         temperature: request.temperature,
@@ -193,7 +193,7 @@ mod tests {
                 ChatMessage::tool("b", "rb"),
                 ChatMessage::user("answer now"),
             ],
-            tools: vec![spec()],
+            tools: vec![spec()].into(),
             response_format: Some(ResponseFormat {
                 name: "out".into(),
                 schema: json!({"type": "object"}).into(),

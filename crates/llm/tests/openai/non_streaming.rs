@@ -35,7 +35,7 @@ async fn parses_a_plain_completion() {
 async fn parses_tool_calls_of_a_plain_completion() {
     let fake = FakeLlm::start().await;
     let mut req = request(r#"Q [[fake:call name=search args={"query":"x"}]]"#);
-    req.tools = vec![search_tool("srv__search")];
+    req.tools = vec![search_tool("srv__search")].into();
     let response = non_streaming(&fake)
         .chat(&req, &CancellationToken::new())
         .await

@@ -16,7 +16,7 @@ async fn assembles_parallel_tool_calls_then_answers_from_results() {
     let mut req: ChatRequest = request(
         r#"Who created Rust? [[fake:call name=search args={"query": "rust creator", "limit": 3}]] [[fake:call name=fetch args={"query": "https://www.rust-lang.org/"}]]"#,
     );
-    req.tools = vec![search_tool("web__search"), search_tool("fetch")];
+    req.tools = vec![search_tool("web__search"), search_tool("fetch")].into();
 
     let first = provider.chat(&req, &cancel).await.expect("first turn");
     assert_eq!(first.finish_reason.as_deref(), Some("tool_calls"));
@@ -66,7 +66,7 @@ async fn assembles_parallel_tool_calls_then_answers_from_results() {
 async fn calls_every_offered_tool_by_default_with_schema_arguments() {
     let fake = FakeLlm::start().await;
     let mut req = request("Find the population of Lyon.");
-    req.tools = vec![search_tool("a__search"), search_tool("b__lookup")];
+    req.tools = vec![search_tool("a__search"), search_tool("b__lookup")].into();
     let response = provider(&fake)
         .chat(&req, &CancellationToken::new())
         .await
