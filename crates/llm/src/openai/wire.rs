@@ -13,7 +13,7 @@ use crate::{ChatMessage, ChatRequest, ToolCall, ToolSpec};
 pub(crate) struct RequestBody<'a> {
     model: &'a str,
     messages: Vec<Message<'a>>,
-    /// The run's tools, encoded on its first request (see [`ToolList`]).
+    /// The run's tools, encoded on its first request (see [`ToolList`](crate::ToolList)).
     #[serde(skip_serializing_if = "Option::is_none")]
     tools: Option<&'a RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
