@@ -1,6 +1,8 @@
 //! The write commands, each run by the writer thread inside the current batch transaction.
 //! Inputs arrive already encoded (JSON, sealed secrets) so the writer only does SQL.
 
+use std::sync::LazyLock;
+
 use forage_api::{ProgressKind, RunEvent, RunId, RunStatus, Warning};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -129,14 +131,14 @@ fn insert_queued(conn: &Connection, run: &PreparedRun) -> Result<(i64, Vec<Notic
     .map_err(from_sqlite)?;
     // The row was written with its log's first sequence number taken.
     let first_event = 1;
-    insert_event(
+    insert_events(
         conn,
         seq,
         first_event,
-        at,
-        &RunEvent::Status {
+        &[RunEvent::Status {
             status: RunStatus::Queued,
-        },
+        }],
+        at,
     )?;
     let mut notices = vec![
         Notice::RunQueued,
@@ -259,7 +261,7 @@ fn lease_candidate(
             status: RunStatus::Running,
         }
     };
-    insert_event(conn, seq, event_seq, now_us, &event)?;
+    insert_events(conn, seq, event_seq, std::slice::from_ref(&event), now_us)?;
     let last = log_position(&run_id, event_seq)?;
     let (record, request, secrets_sealed, may_have_checkpoint) = match of {
         // The row as the `UPDATE` above left it, without reading it back.
@@ -645,7 +647,9 @@ fn append(
 }
 
 /// Writes `events` of the run `run_seq` with the sequence numbers that end at `last`, which
-/// the caller took from the run's `last_event_seq`.
+/// the caller took from the run's `last_event_seq`. A statement writes up to
+/// [`EVENTS_PER_INSERT`] of them: a tool turn's reply logs about five events, and one statement
+/// for all costs less than one each.
 fn insert_events(
     conn: &Connection,
     run_seq: i64,
@@ -653,11 +657,45 @@ fn insert_events(
     events: &[RunEvent],
     at_us: i64,
 ) -> Result<(), StoreError> {
-    for (offset, event) in (0..event_count(events)).rev().zip(events) {
-        insert_event(conn, run_seq, last - offset, at_us, event)?;
+    let mut seq = last - event_count(events) + 1;
+    for some in events.chunks(EVENTS_PER_INSERT) {
+        let bodies = some
+            .iter()
+            .map(|event| to_json("event", event))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut stmt = conn
+            .prepare_cached(&INSERT_EVENTS[bodies.len() - 1])
+            .map_err(from_sqlite)?;
+        let mut column = 0;
+        let mut bind = |value: &dyn rusqlite::ToSql| {
+            column += 1;
+            stmt.raw_bind_parameter(column, value)
+        };
+        for body in &bodies {
+            bind(&run_seq)
+                .and_then(|()| bind(&seq))
+                .and_then(|()| bind(&at_us))
+                .and_then(|()| bind(body))
+                .map_err(from_sqlite)?;
+            seq += 1;
+        }
+        stmt.raw_execute().map_err(from_sqlite)?;
     }
     Ok(())
 }
+
+/// The most events one `INSERT` writes.
+const EVENTS_PER_INSERT: usize = 8;
+
+/// `INSERT_EVENTS[n - 1]` writes `n` events.
+static INSERT_EVENTS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    (1..=EVENTS_PER_INSERT)
+        .map(|rows| {
+            let values = vec!["(?, ?, ?, ?)"; rows].join(", ");
+            format!("INSERT INTO events (run_seq, seq, at, body) VALUES {values}")
+        })
+        .collect()
+});
 
 /// How many sequence numbers `events` take.
 fn event_count(events: &[RunEvent]) -> i64 {
@@ -668,22 +706,6 @@ fn event_count(events: &[RunEvent]) -> i64 {
 fn log_position(run: &RunId, seq: i64) -> Result<u64, StoreError> {
     u64::try_from(seq)
         .map_err(|_| StoreError::Corrupt(format!("run {run} has a negative event sequence")))
-}
-
-/// Writes one event of the run `run_seq` with sequence number `seq`, which the caller took
-/// from the run's `last_event_seq`.
-fn insert_event(
-    conn: &Connection,
-    run_seq: i64,
-    seq: i64,
-    at_us: i64,
-    event: &RunEvent,
-) -> Result<(), StoreError> {
-    let body = to_json("event", event)?;
-    conn.prepare_cached("INSERT INTO events (run_seq, seq, at, body) VALUES (?1, ?2, ?3, ?4)")
-        .and_then(|mut stmt| stmt.execute(params![run_seq, seq, at_us, body]))
-        .map_err(from_sqlite)?;
-    Ok(())
 }
 
 /// Why a lease no longer holds: the run is gone, or someone else holds it.

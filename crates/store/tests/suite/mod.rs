@@ -741,6 +741,11 @@ pub async fn events_after_pages(store: Arc<dyn Store>) {
     assert_eq!(all[0].event, status(RunStatus::Queued));
     assert_eq!(all[1].event, progress("step 1"));
     assert_eq!(all[25].event, progress("step 25"));
+    // One append of many events keeps their order and numbers them one by one.
+    for (i, record) in all.iter().enumerate().skip(1) {
+        assert_eq!(record.seq, i as u64 + 1);
+        assert_eq!(record.event, progress(format!("step {i}")));
+    }
     assert!(all.windows(2).all(|w| w[0].at <= w[1].at));
     assert!(
         store
