@@ -124,7 +124,7 @@ fn data_of(line: &[u8]) -> Option<Cow<'_, str>> {
 mod tests {
     use super::*;
 
-    /// The payloads `push` hands on for `chunk`, and whether it stopped.
+    /// The payloads `push` hands on for `chunk`.
     fn push(sse: &mut SseLines, chunk: &[u8]) -> Result<Vec<String>, LlmError> {
         let mut seen = Vec::new();
         sse.push(chunk, &mut |data| {
