@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
 use crate::ToolSpec;
+use crate::encoded_json::raw_json;
 
 /// The wire formats that send tools as JSON.
 #[derive(Debug, Clone, Copy)]
@@ -28,18 +29,15 @@ pub struct ToolList {
 }
 
 impl ToolList {
-    /// The tools as `wire` sends them: `encode`'s text on the first call for that wire, the
-    /// same text after.
-    pub(crate) fn encoded(
-        &self,
+    /// The tools as `wire` sends them: on the first call for that wire, the JSON array of
+    /// `tool`'s form of each spec; the same text after.
+    pub(crate) fn encoded<'a, T: Serialize>(
+        &'a self,
         wire: ToolWire,
-        encode: impl FnOnce(&[ToolSpec]) -> Box<RawValue>,
-    ) -> &RawValue {
-        self.encodings[wire as usize].get_or_init(|| encode(&self.specs))
-    }
-
-    pub fn into_specs(self) -> Vec<ToolSpec> {
-        self.specs
+        tool: impl Fn(&'a ToolSpec) -> T,
+    ) -> &'a RawValue {
+        self.encodings[wire as usize]
+            .get_or_init(|| raw_json(&self.specs.iter().map(tool).collect::<Vec<_>>()))
     }
 }
 
@@ -57,12 +55,6 @@ impl From<Vec<ToolSpec>> for ToolList {
             specs,
             encodings: Default::default(),
         }
-    }
-}
-
-impl FromIterator<ToolSpec> for ToolList {
-    fn from_iter<I: IntoIterator<Item = ToolSpec>>(iter: I) -> Self {
-        Vec::from_iter(iter).into()
     }
 }
 
@@ -116,46 +108,32 @@ mod tests {
         }
     }
 
-    fn names(specs: &[ToolSpec]) -> Box<RawValue> {
-        let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
-        serde_json::value::to_raw_value(&names).unwrap()
-    }
-
     #[test]
     fn each_wire_encodes_once_and_clones_keep_the_encoding() {
         let tools: ToolList = vec![spec("a"), spec("b")].into();
-        let encodes = Cell::new(0);
-        let counted = |specs: &[ToolSpec]| {
-            encodes.set(encodes.get() + 1);
-            names(specs)
+        let encoded = Cell::new(0);
+        let name = |spec: &ToolSpec| {
+            encoded.set(encoded.get() + 1);
+            spec.name.clone()
         };
-        assert_eq!(
-            tools.encoded(ToolWire::OpenAi, counted).get(),
-            r#"["a","b"]"#
-        );
-        assert_eq!(
-            tools.encoded(ToolWire::OpenAi, counted).get(),
-            r#"["a","b"]"#
-        );
-        assert_eq!(encodes.get(), 1);
+        assert_eq!(tools.encoded(ToolWire::OpenAi, name).get(), r#"["a","b"]"#);
+        assert_eq!(tools.encoded(ToolWire::OpenAi, name).get(), r#"["a","b"]"#);
+        assert_eq!(encoded.get(), 2, "each tool encoded once");
         let copy = tools.clone();
-        assert_eq!(
-            copy.encoded(ToolWire::OpenAi, counted).get(),
-            r#"["a","b"]"#
-        );
-        assert_eq!(encodes.get(), 1);
+        assert_eq!(copy.encoded(ToolWire::OpenAi, name).get(), r#"["a","b"]"#);
+        assert_eq!(encoded.get(), 2);
         // Another wire has its own encoding.
         assert_eq!(
-            copy.encoded(ToolWire::Anthropic, counted).get(),
+            copy.encoded(ToolWire::Anthropic, name).get(),
             r#"["a","b"]"#
         );
-        assert_eq!(encodes.get(), 2);
+        assert_eq!(encoded.get(), 4);
     }
 
     #[test]
     fn reads_and_serializes_as_its_specs() {
         let specs = vec![spec("a"), spec("b")];
-        let tools: ToolList = specs.clone().into_iter().collect();
+        let tools: ToolList = specs.clone().into();
         assert_eq!(&tools[..], &specs[..]);
         assert_eq!(
             serde_json::to_value(&tools).unwrap(),
@@ -163,6 +141,6 @@ mod tests {
         );
         let back: ToolList = serde_json::from_value(serde_json::to_value(&specs).unwrap()).unwrap();
         assert_eq!(back, tools);
-        assert_eq!(back.into_specs(), specs);
+        assert_eq!(&back[..], &specs[..]);
     }
 }

@@ -11,7 +11,6 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::DEFAULT_MAX_TOKENS;
-use crate::encoded_json::raw_json;
 use crate::schema_prompt::schema_instruction;
 use crate::tool_list::ToolWire;
 use crate::{ChatMessage, ChatRequest, EncodedJson, ToolCall, ToolSpec};
@@ -94,7 +93,7 @@ pub(crate) fn request_body(request: &ChatRequest, stream: bool) -> RequestBody<'
         system: system_text(request),
         messages: messages(&request.messages),
         tools: (!request.tools.is_empty())
-            .then(|| request.tools.encoded(ToolWire::Anthropic, encode_tools)),
+            .then(|| request.tools.encoded(ToolWire::Anthropic, tool)),
         temperature: request.temperature,
         stream: stream.then_some(true),
     }
@@ -114,10 +113,6 @@ fn system_text(request: &ChatRequest) -> Option<String> {
         parts.push(schema_instruction(format));
     }
     (!parts.is_empty()).then(|| parts.join("\n\n"))
-}
-
-fn encode_tools(specs: &[ToolSpec]) -> Box<RawValue> {
-    raw_json(&specs.iter().map(tool).collect::<Vec<_>>())
 }
 
 fn tool(spec: &ToolSpec) -> Tool<'_> {

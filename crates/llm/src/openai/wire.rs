@@ -3,7 +3,6 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::encoded_json::raw_json;
 use crate::tool_list::ToolWire;
 use crate::{ChatMessage, ChatRequest, ToolCall, ToolSpec};
 
@@ -93,8 +92,7 @@ pub(crate) fn request_body(request: &ChatRequest, stream: bool) -> RequestBody<'
     RequestBody {
         model: &request.model,
         messages: request.messages.iter().map(message).collect(),
-        tools: (!request.tools.is_empty())
-            .then(|| request.tools.encoded(ToolWire::OpenAi, encode_tools)),
+        tools: (!request.tools.is_empty()).then(|| request.tools.encoded(ToolWire::OpenAi, tool)),
         response_format: request.response_format.as_ref().map(|format| Format {
             r#type: "json_schema",
             json_schema: FormatSchema {
@@ -142,10 +140,6 @@ fn call(call: &ToolCall) -> Function<'_, CallFunction<'_>> {
             arguments: &call.arguments,
         },
     }
-}
-
-fn encode_tools(specs: &[ToolSpec]) -> Box<RawValue> {
-    raw_json(&specs.iter().map(tool).collect::<Vec<_>>())
 }
 
 fn tool(spec: &ToolSpec) -> Function<'_, ToolFunction<'_>> {

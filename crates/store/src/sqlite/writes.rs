@@ -659,24 +659,16 @@ fn insert_events(
 ) -> Result<(), StoreError> {
     let mut seq = last - event_count(events) + 1;
     for some in events.chunks(EVENTS_PER_INSERT) {
-        let bodies = some
-            .iter()
-            .map(|event| to_json("event", event))
-            .collect::<Result<Vec<_>, _>>()?;
         let mut stmt = conn
-            .prepare_cached(&INSERT_EVENTS[bodies.len() - 1])
+            .prepare_cached(&INSERT_EVENTS[some.len() - 1])
             .map_err(from_sqlite)?;
-        let mut column = 0;
-        let mut bind = |value: &dyn rusqlite::ToSql| {
-            column += 1;
-            stmt.raw_bind_parameter(column, value)
-        };
-        for body in &bodies {
-            bind(&run_seq)
-                .and_then(|()| bind(&seq))
-                .and_then(|()| bind(&at_us))
-                .and_then(|()| bind(body))
-                .map_err(from_sqlite)?;
+        for (row, event) in some.iter().enumerate() {
+            let body = to_json("event", event)?;
+            let columns: [&dyn rusqlite::ToSql; 4] = [&run_seq, &seq, &at_us, &body];
+            for (column, value) in columns.iter().enumerate() {
+                stmt.raw_bind_parameter(columns.len() * row + column + 1, value)
+                    .map_err(from_sqlite)?;
+            }
             seq += 1;
         }
         stmt.raw_execute().map_err(from_sqlite)?;
