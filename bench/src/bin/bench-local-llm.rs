@@ -300,7 +300,8 @@ fn story_request(max_tokens: u32) -> ChatRequest {
         model: "local".into(),
         messages: vec![ChatMessage::user(
             "Write a long, detailed story about a dragon who learns to bake bread.",
-        )],
+        )]
+        .into(),
         response_format: Some(ResponseFormat {
             name: "story".into(),
             schema: json!({
@@ -323,7 +324,8 @@ fn long_prompt_request() -> ChatRequest {
         messages: vec![ChatMessage::user(format!(
             "{}\nSummarise the text above in one sentence.",
             paragraph.repeat(28)
-        ))],
+        ))]
+        .into(),
         max_output_tokens: Some(1),
         ..ChatRequest::default()
     }
@@ -335,7 +337,7 @@ fn agent_request() -> ChatRequest {
         messages: vec![
             ChatMessage::system("You are a research agent. Use the tools, then answer."),
             ChatMessage::user("Find the founding year of ACME Corporation."),
-        ],
+        ].into(),
         tools: vec![ToolSpec {
             name: "web_search".into(),
             description: "Searches the web and returns result snippets.".into(),

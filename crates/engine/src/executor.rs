@@ -271,7 +271,8 @@ impl Engine {
                         ),
                     ));
                 }
-                let output = build_output(&task_spec.output_schema, answer, state.trace);
+                let output =
+                    build_output(&task_spec.output_schema, answer, state.trace.into_items());
                 let transcript = serde_json::to_value(
                     state
                         .messages
@@ -652,9 +653,10 @@ impl Engine {
         let Batch {
             calls,
             refused: over_budget,
-            mut finished,
+            finished,
             ..
         } = batch;
+        let mut finished = finished.into_items();
         for call in &calls {
             if let Some(at) = finished.iter().position(|done| done.call_id == call.id) {
                 let outcome = finished.swap_remove(at);

@@ -2,7 +2,8 @@
 //! what a run resumes from after a crash, so that no finished tool call is sent twice.
 
 use forage_api::{McpToolCall, TokenUsage, Warning};
-use forage_llm::{ChatMessage, ToolCall};
+use forage_llm::encoded_list::EncodedItems;
+use forage_llm::{AsSerialized, ChatMessage, Conversation, EncodedList, ToolCall};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
@@ -17,7 +18,7 @@ pub struct RunState {
     /// when the prelude is left out, so that a forage that does not know of preludes finds no
     /// conversation, and starts the run over rather than carry on without its task.
     #[serde(alias = "messages_after_prelude")]
-    pub messages: Vec<ChatMessage>,
+    pub messages: Conversation,
     /// The conversation's first messages, which the run's request determines: the system
     /// prompt and the task. Checkpoints leave them out, since the request is stored anyway (a
     /// long input would otherwise be written again with every checkpoint), and a resumed run
@@ -25,7 +26,7 @@ pub struct RunState {
     #[serde(default, rename = "prelude_left_out", deserialize_with = "left_out")]
     pub prelude: Prelude,
     /// Every finished MCP tool call, in the model's order.
-    pub trace: Vec<McpToolCall>,
+    pub trace: Trace,
     /// What the run read: tool outputs, pages and search results (citations are checked
     /// against them).
     #[serde(default, deserialize_with = "crate::sources::deserialize_sources")]
@@ -93,12 +94,12 @@ impl RunState {
         } = self;
         let (messages, prelude_left_out) = match *prelude {
             Prelude::Held(count) => (messages.get(count..).unwrap_or_default(), count),
-            Prelude::LeftOut(count) => (messages.as_slice(), count),
+            Prelude::LeftOut(count) => (&messages[..], count),
         };
         let whole = prelude_left_out == 0;
         let messages = SavedList {
             items: messages,
-            trace,
+            trace: &trace[..],
         };
         let (messages, messages_after_prelude) = match whole {
             true => (Some(messages), None),
@@ -108,10 +109,10 @@ impl RunState {
             messages,
             messages_after_prelude,
             prelude_left_out,
-            trace,
+            trace: trace.encoded(),
             sources: SavedList {
                 items: sources,
-                trace,
+                trace: &trace[..],
             },
             warnings,
             usage,
@@ -140,8 +141,7 @@ impl RunState {
     /// it, like the rest of the conversation.
     pub fn begin_with(&mut self, prelude: Vec<ChatMessage>, rebuilt: bool) {
         let count = if rebuilt { prelude.len() } else { 0 };
-        let rest = std::mem::replace(&mut self.messages, prelude);
-        self.messages.extend(rest);
+        self.messages.prepend(prelude);
         self.prelude = Prelude::Held(count);
     }
 
@@ -160,6 +160,10 @@ impl RunState {
         Ok(())
     }
 }
+
+/// A run's finished MCP tool calls, each kept with its text once a checkpoint has saved it:
+/// every later checkpoint saves the whole trace again, and copies those texts.
+pub type Trace = EncodedList<McpToolCall, AsSerialized>;
 
 /// Where a conversation's prelude is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -205,7 +209,8 @@ pub struct SavedState<'a> {
     messages_after_prelude: Option<SavedList<'a, ChatMessage>>,
     #[serde(skip_serializing_if = "is_zero")]
     prelude_left_out: usize,
-    trace: &'a [McpToolCall],
+    /// Each entry's text is kept from the checkpoint that first saved it.
+    trace: EncodedItems<'a, McpToolCall, AsSerialized>,
     sources: SavedList<'a, Source>,
     warnings: &'a [Warning],
     usage: &'a TokenUsage,
@@ -272,8 +277,18 @@ pub struct Batch {
     pub refused: Vec<ToolCall>,
     /// Ids of the calls announced as started (`tool_call.started` events).
     pub started: Vec<String>,
-    /// Calls that finished, in the order they finished.
-    pub finished: Vec<CallOutcome>,
+    /// Calls that finished, in the order they finished. Each is encoded once, by the first
+    /// checkpoint that holds it: each call of a batch saves the batch again as it finishes.
+    #[serde(serialize_with = "encoded_items")]
+    pub finished: EncodedList<CallOutcome, AsSerialized>,
+}
+
+/// A list as its items' kept texts (see [`EncodedList::encoded`]).
+fn encoded_items<T: Serialize, S: Serializer>(
+    list: &EncodedList<T, AsSerialized>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    list.encoded().serialize(serializer)
 }
 
 impl Batch {
@@ -409,13 +424,13 @@ mod tests {
             calls: vec![call("call-2"), call("call-3")],
             refused: vec![call("call-4")],
             started: vec!["call-2".into(), "call-3".into()],
-            finished: vec![CallOutcome {
+            finished: EncodedList::from(vec![CallOutcome {
                 call_id: "call-3".into(),
                 trace: Some(trace("call-3")),
                 message: ChatMessage::tool("call-3".to_owned(), "ACME Corp".to_owned()),
                 read: vec![Source::tool_output("ACME Corp".into())],
                 note: Some("looked up".into()),
-            }],
+            }]),
         }
     }
 
@@ -427,9 +442,10 @@ mod tests {
                 ChatMessage::user("who is acme?".to_owned()),
                 ChatMessage::assistant("Looking it up.".to_owned()),
                 ChatMessage::tool("call-1".to_owned(), "ACME Corp".to_owned()),
-            ],
+            ]
+            .into(),
             prelude: Prelude::Held(2),
-            trace: vec![trace("call-1")],
+            trace: vec![trace("call-1")].into(),
             sources: vec![Source::tool_output("ACME Corp".into())],
             warnings: vec![Warning::new(WarningKind::Warning, "slow tool")],
             usage: TokenUsage {
@@ -473,6 +489,22 @@ mod tests {
         assert_eq!(back.prelude, Prelude::Held(2));
         assert_eq!(back.fetched_pages, state.fetched_pages);
         assert_eq!(back.batch.unwrap().finished.len(), 1);
+    }
+
+    #[test]
+    fn a_state_saved_again_after_more_calls_holds_every_call() {
+        let mut state = full_state();
+        let first = serde_json::to_string(&state).unwrap();
+        let mut later = trace("call-5");
+        later.content = Some("a \"quoted\"\nreply, é".into());
+        state.trace.push(later.clone());
+        let second = serde_json::to_string(&state).unwrap();
+        // The first entry's text is copied from the first save; the new one is encoded.
+        let saved: Value = serde_json::from_str(&second).unwrap();
+        assert_eq!(saved["trace"], json_of(&vec![trace("call-1"), later]));
+        let back = resumed(&second, &state.messages[..2]);
+        assert_eq!(json_of(&back.trace), saved["trace"]);
+        assert_ne!(first, second);
     }
 
     #[test]
@@ -530,6 +562,37 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_saved_again_as_its_next_call_finishes_holds_both_calls() {
+        let mut batch = batch();
+        let save = |batch: &Batch| {
+            let text = serde_json::to_string(&SavedBatch {
+                turn: 2,
+                batch,
+                fetched_pages: &[],
+            })
+            .unwrap();
+            LoadedBatch::from_saved(serde_json::from_str(&text).unwrap()).expect("read back")
+        };
+        assert_eq!(save(&batch).batch.finished.len(), 1);
+        batch.finished.push(CallOutcome {
+            call_id: "call-2".into(),
+            trace: Some(trace("call-2")),
+            message: ChatMessage::tool("call-2".to_owned(), "ACME Corp".to_owned()),
+            read: vec![Source::tool_output("ACME Corp".into())],
+            note: None,
+        });
+        let loaded = save(&batch);
+        assert_eq!(json_of(&loaded.batch), json_of(&batch));
+        let ids: Vec<_> = loaded
+            .batch
+            .finished
+            .iter()
+            .map(|done| &done.call_id)
+            .collect();
+        assert_eq!(ids, ["call-3", "call-2"]);
+    }
+
+    #[test]
     fn a_batch_saved_over_the_state_of_its_turn_takes_the_place_of_the_states_own() {
         let mut state = full_state();
         state.batch = Some(Batch {
@@ -573,8 +636,10 @@ mod tests {
         let mut traced = trace("call-1");
         traced.content = Some(shown.to_owned());
         let mut state = full_state();
-        state.messages[3] = ChatMessage::tool("call-1".to_owned(), shown.to_owned());
-        state.trace = vec![traced.clone()];
+        let mut messages = std::mem::take(&mut state.messages).into_items();
+        messages[3] = ChatMessage::tool("call-1".to_owned(), shown.to_owned());
+        state.messages = messages.into();
+        state.trace = vec![traced.clone()].into();
         state.sources = vec![
             Source {
                 url: Some("https://acme.example/".into()),
@@ -585,13 +650,13 @@ mod tests {
         ];
         traced.tool_call_id = "call-3".into();
         state.batch = Some(Batch {
-            finished: vec![CallOutcome {
+            finished: EncodedList::from(vec![CallOutcome {
                 call_id: "call-3".into(),
                 trace: Some(traced),
                 message: ChatMessage::tool("call-3".to_owned(), shown.to_owned()),
                 read: vec![Source::tool_output(output.to_owned())],
                 note: None,
-            }],
+            }]),
             ..batch()
         });
         state

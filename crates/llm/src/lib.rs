@@ -5,6 +5,7 @@
 
 pub mod anthropic;
 pub mod encoded_json;
+pub mod encoded_list;
 pub mod error;
 pub mod local;
 pub mod messages;
@@ -17,9 +18,10 @@ mod transport;
 
 pub use anthropic::{AnthropicConfig, AnthropicProvider};
 pub use encoded_json::EncodedJson;
+pub use encoded_list::{AsSerialized, EncodedList, ItemForm};
 pub use error::LlmError;
 pub use messages::{
-    ChatMessage, ChatRequest, ChatResponse, ResponseFormat, ToolCall, ToolSpec, Usage,
+    ChatMessage, ChatRequest, ChatResponse, Conversation, ResponseFormat, ToolCall, ToolSpec, Usage,
 };
 pub use openai::{OpenAiConfig, OpenAiProvider};
 pub use prompt_tools::{PromptToolProtocol, ToolProtocol, with_tool_protocol};

@@ -135,11 +135,16 @@ pub struct ResponseFormat {
     pub schema: crate::EncodedJson,
 }
 
+/// A conversation: its messages, each kept with its text on the OpenAI wire (which OpenAI,
+/// vLLM, llama.cpp's server and Ollama all speak) once a request has sent it, so that later
+/// turns copy it instead of encoding the whole conversation again.
+pub type Conversation = crate::EncodedList<ChatMessage, crate::openai::MessageForm>;
+
 /// One chat turn to send to a model.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChatRequest {
     pub model: String,
-    pub messages: Vec<ChatMessage>,
+    pub messages: Conversation,
     #[serde(default)]
     pub tools: crate::ToolList,
     #[serde(default)]

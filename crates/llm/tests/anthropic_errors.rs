@@ -33,7 +33,7 @@ fn provider(server: &Replay) -> AnthropicProvider {
 fn request() -> ChatRequest {
     ChatRequest {
         model: "claude-sonnet-4-5".into(),
-        messages: vec![ChatMessage::user("Q")],
+        messages: vec![ChatMessage::user("Q")].into(),
         ..Default::default()
     }
 }

@@ -39,7 +39,7 @@ fn request(input: &str) -> ChatRequest {
         messages: vec![
             ChatMessage::system("You are a research agent."),
             ChatMessage::user(input),
-        ],
+        ].into(),
         tools: vec![ToolSpec {
             name: "web_search".into(),
             description: "Search the web.".into(),

@@ -35,7 +35,8 @@ fn simple_request() -> ChatRequest {
         messages: vec![
             ChatMessage::system("You are a research agent."),
             ChatMessage::user("Who started Rust?"),
-        ],
+        ]
+        .into(),
         ..Default::default()
     }
 }
@@ -66,7 +67,7 @@ fn tool_request() -> ChatRequest {
             ChatMessage::tool("toolu_b", "The Rust blog."),
             ChatMessage::system("Answer now."),
             ChatMessage::user("Please answer."),
-        ],
+        ].into(),
         tools: vec![
             ToolSpec {
                 name: "web_search".into(),
@@ -268,9 +269,11 @@ async fn reports_an_overloaded_529() {
 async fn keeps_malformed_tool_arguments_as_text_and_sends_an_empty_input() {
     let server = Replay::start(vec![Canned::json(200, fixture("anthropic/text.json"))]).await;
     let mut request = tool_request();
-    if let ChatMessage::Assistant { tool_calls, .. } = &mut request.messages[2] {
+    let mut messages = std::mem::take(&mut request.messages).into_items();
+    if let ChatMessage::Assistant { tool_calls, .. } = &mut messages[2] {
         tool_calls[1].arguments = "{\"url\": \"https://x".into();
     }
+    request.messages = messages.into();
     provider(&server, false)
         .chat(&request, &CancellationToken::new())
         .await

@@ -75,7 +75,8 @@ async fn offered_tool_is_called_with_schema_valid_arguments() {
         messages: vec![
             ChatMessage::system("You are a helpful assistant. Use the tools to find facts."),
             ChatMessage::user("What is the secret code of ACME? Call get_secret_code."),
-        ],
+        ]
+        .into(),
         tools: vec![tool.clone()].into(),
         max_output_tokens: Some(48),
         ..ChatRequest::default()
@@ -111,7 +112,8 @@ async fn answer_follows_the_response_format() {
         model: "local".into(),
         messages: vec![ChatMessage::user(
             "Describe Alice, who is 30 years old and likes green.",
-        )],
+        )]
+        .into(),
         response_format: Some(ResponseFormat {
             name: "person".into(),
             schema: schema.clone().into(),
@@ -134,7 +136,7 @@ async fn answer_follows_the_response_format() {
 fn counting_request() -> ChatRequest {
     ChatRequest {
         model: "local".into(),
-        messages: vec![ChatMessage::user("Count from 1 to 1000.")],
+        messages: vec![ChatMessage::user("Count from 1 to 1000.")].into(),
         response_format: Some(ResponseFormat {
             name: "numbers".into(),
             schema: json!({
@@ -184,7 +186,7 @@ async fn requests_beyond_max_concurrent_queue_and_all_finish() {
     let provider = LocalProvider::load(config).expect("load model");
     let request = ChatRequest {
         model: "local".into(),
-        messages: vec![ChatMessage::user("Name a fruit.")],
+        messages: vec![ChatMessage::user("Name a fruit.")].into(),
         response_format: Some(ResponseFormat {
             name: "fruit".into(),
             schema: json!({
@@ -214,7 +216,7 @@ async fn schemas_the_grammar_cannot_handle_degrade_instead_of_failing() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let request = ChatRequest {
         model: "local".into(),
-        messages: vec![ChatMessage::user("Look up ACME.")],
+        messages: vec![ChatMessage::user("Look up ACME.")].into(),
         tools: vec![ToolSpec {
             name: "lookup".into(),
             description: "Looks a company up.".into(),
@@ -275,7 +277,8 @@ fn first_turn() -> ChatRequest {
         messages: vec![
             ChatMessage::system("You are a helpful assistant. Use the tools to find facts."),
             ChatMessage::user("What is the secret code of ACME? Call get_secret_code."),
-        ],
+        ]
+        .into(),
         tools: vec![secret_code_tool()].into(),
         max_output_tokens: Some(48),
         ..ChatRequest::default()
@@ -370,7 +373,7 @@ async fn an_unrelated_prompt_after_a_run_answers_as_without_the_cache() {
         model: "local".into(),
         messages: vec![ChatMessage::user(
             "Describe Alice, who is 30 years old and likes green.",
-        )],
+        )].into(),
         response_format: Some(ResponseFormat {
             name: "person".into(),
             schema: json!({
@@ -475,7 +478,7 @@ async fn concurrent_runs_keep_their_own_slots_and_answers() {
     let second = next_turn(&first, &reply);
     let other = ChatRequest {
         model: "local".into(),
-        messages: vec![ChatMessage::user("Name a fruit.")],
+        messages: vec![ChatMessage::user("Name a fruit.")].into(),
         response_format: Some(ResponseFormat {
             name: "fruit".into(),
             schema: json!({

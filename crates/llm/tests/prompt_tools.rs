@@ -59,7 +59,8 @@ fn first_request() -> ChatRequest {
         messages: vec![
             ChatMessage::system("You are a research agent."),
             ChatMessage::user("When was Rust 1.0 released?"),
-        ],
+        ]
+        .into(),
         tools: tools().into(),
         response_format: Some(ResponseFormat {
             name: "forage_answer".into(),

@@ -307,7 +307,8 @@ mod tests {
                 ChatMessage::system("be brief"),
                 ChatMessage::system("cite sources"),
                 ChatMessage::user("hi"),
-            ],
+            ]
+            .into(),
             tools: vec![ToolSpec {
                 name: "search".into(),
                 description: "web".into(),
@@ -387,7 +388,7 @@ mod tests {
     fn messages_of(messages: &[ChatMessage]) -> Vec<Value> {
         let request = ChatRequest {
             model: "m".into(),
-            messages: messages.to_vec(),
+            messages: messages.to_vec().into(),
             ..Default::default()
         };
         request_body(&request, false)["messages"]
@@ -410,7 +411,8 @@ mod tests {
                 ChatMessage::tool("a", "ra"),
                 ChatMessage::tool("zzz", "stray"),
                 ChatMessage::tool("c", ""),
-            ],
+            ]
+            .into(),
             tools: vec![ToolSpec {
                 name: "search".into(),
                 description: "web".into(),

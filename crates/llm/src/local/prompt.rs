@@ -215,7 +215,8 @@ mod tests {
                     }],
                 },
                 ChatMessage::tool("c1", "1234"),
-            ],
+            ]
+            .into(),
             tools: vec![ToolSpec {
                 name: "get_secret_code".into(),
                 description: "Looks up a company's secret code.".into(),

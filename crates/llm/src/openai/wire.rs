@@ -3,6 +3,8 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use crate::encoded_json::raw_json;
+use crate::encoded_list::{EncodedItems, ItemForm};
 use crate::tool_list::ToolWire;
 use crate::{ChatMessage, ChatRequest, ToolCall, ToolSpec};
 
@@ -11,7 +13,9 @@ use crate::{ChatMessage, ChatRequest, ToolCall, ToolSpec};
 #[derive(Serialize)]
 pub(crate) struct RequestBody<'a> {
     model: &'a str,
-    messages: Vec<Message<'a>>,
+    /// Each message's text is made on the run's first request that sends it and copied into
+    /// the later ones (see [`Conversation`](crate::Conversation)).
+    messages: EncodedItems<'a, ChatMessage, MessageForm>,
     /// The run's tools, encoded on its first request (see [`ToolList`](crate::ToolList)).
     #[serde(skip_serializing_if = "Option::is_none")]
     tools: Option<&'a RawValue>,
@@ -91,7 +95,7 @@ struct StreamOptions {
 pub(crate) fn request_body(request: &ChatRequest, stream: bool) -> RequestBody<'_> {
     RequestBody {
         model: &request.model,
-        messages: request.messages.iter().map(message).collect(),
+        messages: request.messages.encoded(),
         tools: (!request.tools.is_empty()).then(|| request.tools.encoded(ToolWire::OpenAi, tool)),
         response_format: request.response_format.as_ref().map(|format| Format {
             r#type: "json_schema",
@@ -107,6 +111,15 @@ pub(crate) fn request_body(request: &ChatRequest, stream: bool) -> RequestBody<'
         stream_options: stream.then_some(StreamOptions {
             include_usage: true,
         }),
+    }
+}
+
+/// A conversation's messages as the OpenAI wire sends them.
+pub struct MessageForm;
+
+impl ItemForm<ChatMessage> for MessageForm {
+    fn encode(item: &ChatMessage) -> Box<RawValue> {
+        raw_json(&message(item))
     }
 }
 
@@ -182,7 +195,8 @@ mod tests {
                     }],
                 },
                 ChatMessage::tool("c1", "r"),
-            ],
+            ]
+            .into(),
             tools: vec![ToolSpec {
                 name: "f".into(),
                 description: "d".into(),
@@ -215,7 +229,7 @@ mod tests {
     fn omits_empty_tools_and_stream_fields() {
         let request = ChatRequest {
             model: "m".into(),
-            messages: vec![ChatMessage::user("u")],
+            messages: vec![ChatMessage::user("u")].into(),
             ..Default::default()
         };
         let body = request_body(&request, false);
@@ -244,7 +258,8 @@ mod tests {
                     content: Some("done".into()),
                     tool_calls: Vec::new(),
                 },
-            ],
+            ]
+            .into(),
             tools: vec![ToolSpec {
                 name: "f".into(),
                 description: "d".into(),
@@ -286,15 +301,14 @@ mod tests {
                 "stream_options": {"include_usage": true}
             })
         );
-        // The run's next request sends the tools encoded by the first, unchanged, and the
-        // conversation as it has grown.
+        // The run's next request sends the tools and messages encoded by the first, unchanged,
+        // and the message added since.
         let mut next = request.clone();
         next.messages.push(ChatMessage::user("more"));
         let next_body = request_body(&next, true);
         assert_eq!(next_body["tools"], body["tools"]);
-        assert_eq!(
-            next_body["messages"][5],
-            json!({"role": "user", "content": "more"})
-        );
+        let mut grown = body["messages"].as_array().unwrap().clone();
+        grown.push(json!({"role": "user", "content": "more"}));
+        assert_eq!(next_body["messages"], Value::Array(grown));
     }
 }

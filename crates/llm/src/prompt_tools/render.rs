@@ -146,7 +146,7 @@ pub(crate) fn rewrite(request: &ChatRequest) -> ChatRequest {
     }
     ChatRequest {
         model: request.model.clone(),
-        messages,
+        messages: messages.into(),
         tools: ToolList::default(),
         response_format,
         max_output_tokens: request.max_output_tokens,
@@ -192,7 +192,8 @@ mod tests {
                 ChatMessage::tool("a", "ra"),
                 ChatMessage::tool("b", "rb"),
                 ChatMessage::user("answer now"),
-            ],
+            ]
+            .into(),
             tools: vec![spec()].into(),
             response_format: Some(ResponseFormat {
                 name: "out".into(),
@@ -239,7 +240,8 @@ mod tests {
                     }],
                 },
                 ChatMessage::tool("a", "r"),
-            ],
+            ]
+            .into(),
             response_format: Some(ResponseFormat {
                 name: "out".into(),
                 schema: json!({"type": "object"}).into(),

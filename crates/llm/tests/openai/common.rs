@@ -27,7 +27,8 @@ pub fn request(input: &str) -> ChatRequest {
         messages: vec![
             ChatMessage::system("You are a research agent."),
             ChatMessage::user(input),
-        ],
+        ]
+        .into(),
         ..ChatRequest::default()
     }
 }
