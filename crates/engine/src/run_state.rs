@@ -161,8 +161,9 @@ impl RunState {
     }
 }
 
-/// A run's finished MCP tool calls, each kept with its text once a checkpoint has saved it:
-/// every later checkpoint saves the whole trace again, and copies those texts.
+/// A run's finished MCP tool calls, each kept with its text once a checkpoint has saved it (but
+/// the first checkpoint that saves the trace): every later checkpoint saves the whole trace
+/// again, and copies those texts.
 pub type Trace = EncodedList<McpToolCall, AsSerialized>;
 
 /// Where a conversation's prelude is.
@@ -209,7 +210,7 @@ pub struct SavedState<'a> {
     messages_after_prelude: Option<SavedList<'a, ChatMessage>>,
     #[serde(skip_serializing_if = "is_zero")]
     prelude_left_out: usize,
-    /// Each entry's text is kept from the checkpoint that first saved it.
+    /// The texts of entries that an earlier checkpoint saved are copied.
     trace: EncodedItems<'a, McpToolCall, AsSerialized>,
     sources: SavedList<'a, Source>,
     warnings: &'a [Warning],
@@ -277,8 +278,8 @@ pub struct Batch {
     pub refused: Vec<ToolCall>,
     /// Ids of the calls announced as started (`tool_call.started` events).
     pub started: Vec<String>,
-    /// Calls that finished, in the order they finished. Each is encoded once, by the first
-    /// checkpoint that holds it: each call of a batch saves the batch again as it finishes.
+    /// Calls that finished, in the order they finished, kept with their texts as `Trace` is:
+    /// each call of a batch saves the batch again as it finishes.
     #[serde(serialize_with = "encoded_items")]
     pub finished: EncodedList<CallOutcome, AsSerialized>,
 }
@@ -495,11 +496,16 @@ mod tests {
     fn a_state_saved_again_after_more_calls_holds_every_call() {
         let mut state = full_state();
         let first = serde_json::to_string(&state).unwrap();
+        assert_eq!(
+            serde_json::to_string(&state).unwrap(),
+            first,
+            "kept as it was"
+        );
         let mut later = trace("call-5");
         later.content = Some("a \"quoted\"\nreply, é".into());
         state.trace.push(later.clone());
         let second = serde_json::to_string(&state).unwrap();
-        // The first entry's text is copied from the first save; the new one is encoded.
+        // The first entry's text is copied from the save that kept it; the new one is encoded.
         let saved: Value = serde_json::from_str(&second).unwrap();
         assert_eq!(saved["trace"], json_of(&vec![trace("call-1"), later]));
         let back = resumed(&second, &state.messages[..2]);
@@ -573,7 +579,10 @@ mod tests {
             .unwrap();
             LoadedBatch::from_saved(serde_json::from_str(&text).unwrap()).expect("read back")
         };
-        assert_eq!(save(&batch).batch.finished.len(), 1);
+        // Saved twice, the first call's text is kept; the save after the next call copies it.
+        for _ in 0..2 {
+            assert_eq!(save(&batch).batch.finished.len(), 1);
+        }
         batch.finished.push(CallOutcome {
             call_id: "call-2".into(),
             trace: Some(trace("call-2")),

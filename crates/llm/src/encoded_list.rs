@@ -2,10 +2,12 @@
 //! whole conversation with each LLM request and saves its whole trace with each checkpoint;
 //! with this, only the items a turn added are encoded, and the others' text is copied.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
@@ -29,18 +31,20 @@ impl<T: Serialize> ItemForm<T> for AsSerialized {
 
 /// A list read as a slice of its items, which can be added to but not changed, so its texts
 /// never go stale. Clones keep the texts made so far.
+///
+/// The texts made by the list's first encoding are not kept, only those made after: a list
+/// encoded once (the conversation of a run waiting on the model's first answer) holds no
+/// texts beside its items.
 pub struct EncodedList<T, F> {
     items: Vec<T>,
-    /// One per item, made when the item is first encoded.
+    /// One per item, made when the item is encoded (after the list's first encoding).
     texts: Vec<OnceLock<Box<RawValue>>>,
+    /// Whether the list was encoded before.
+    encoded_before: AtomicBool,
     form: PhantomData<fn() -> F>,
 }
 
 impl<T, F: ItemForm<T>> EncodedList<T, F> {
-    pub fn new() -> Self {
-        Self::from(Vec::new())
-    }
-
     pub fn push(&mut self, item: T) {
         self.items.push(item);
         self.texts.push(OnceLock::new());
@@ -54,16 +58,22 @@ impl<T, F: ItemForm<T>> EncodedList<T, F> {
         self.texts.splice(0..0, (0..count).map(|_| OnceLock::new()));
     }
 
-    /// Each item's text, made on the first call that needs it and the same text after.
-    pub fn texts(&self) -> impl ExactSizeIterator<Item = &RawValue> {
+    /// Each item's text: a text kept before is copied; any other is encoded, and kept unless
+    /// this is the list's first encoding.
+    pub fn texts(&self) -> impl ExactSizeIterator<Item = Cow<'_, RawValue>> {
+        let keep = self.encoded_before.swap(true, Ordering::Relaxed);
         self.items
             .iter()
             .zip(&self.texts)
-            .map(|(item, text)| &**text.get_or_init(|| F::encode(item)))
+            .map(move |(item, text)| match text.get() {
+                Some(text) => Cow::Borrowed(&**text),
+                None if keep => Cow::Borrowed(&**text.get_or_init(|| F::encode(item))),
+                None => Cow::Owned(F::encode(item)),
+            })
     }
 
-    /// The list as a JSON array of its items' texts: serializing it copies the texts made
-    /// before and encodes only the items that have none yet. For `serde_json` serializers.
+    /// The list as a JSON array of its items' texts: serializing it copies the texts kept
+    /// before and encodes only the other items. For `serde_json` serializers.
     pub fn encoded(&self) -> EncodedItems<'_, T, F> {
         EncodedItems(self)
     }
@@ -96,6 +106,7 @@ impl<T, F> From<Vec<T>> for EncodedList<T, F> {
         EncodedList {
             items,
             texts,
+            encoded_before: AtomicBool::new(false),
             form: PhantomData,
         }
     }
@@ -135,6 +146,7 @@ impl<T: Clone, F> Clone for EncodedList<T, F> {
         EncodedList {
             items: self.items.clone(),
             texts: self.texts.clone(),
+            encoded_before: AtomicBool::new(self.encoded_before.load(Ordering::Relaxed)),
             form: PhantomData,
         }
     }
@@ -197,26 +209,32 @@ mod tests {
     }
 
     #[test]
-    fn each_item_is_encoded_once_and_clones_keep_the_texts() {
+    fn texts_are_kept_after_the_first_encoding_and_clones_keep_them() {
         let start = encoded_count();
         let encoded = || encoded_count() - start;
         let mut list: EncodedList<String, Counted> = vec!["a".to_owned(), "b".to_owned()].into();
         assert_eq!(encoded(), 0, "nothing is encoded before it is needed");
         assert_eq!(text(&list), r#"["<a>","<b>"]"#);
+        assert_eq!(encoded(), 2, "the first encoding keeps nothing");
         assert_eq!(text(&list), r#"["<a>","<b>"]"#);
-        assert_eq!(encoded(), 2, "each item encoded once");
+        assert_eq!(encoded(), 4, "encoded again, and kept");
+        assert_eq!(text(&list), r#"["<a>","<b>"]"#);
+        assert_eq!(encoded(), 4, "copied");
         list.push("c".to_owned());
         assert_eq!(text(&list), r#"["<a>","<b>","<c>"]"#);
-        assert_eq!(encoded(), 3, "only the new item is encoded");
+        assert_eq!(text(&list), r#"["<a>","<b>","<c>"]"#);
+        assert_eq!(encoded(), 5, "only the new item is encoded, once");
         let mut copy = list.clone();
         copy.extend(["d".to_owned()]);
         assert_eq!(text(&copy), r#"["<a>","<b>","<c>","<d>"]"#);
-        assert_eq!(encoded(), 4, "a clone keeps the texts");
+        assert_eq!(text(&copy), r#"["<a>","<b>","<c>","<d>"]"#);
+        assert_eq!(encoded(), 6, "a clone keeps the texts");
         assert_eq!(
             text(&list),
             r#"["<a>","<b>","<c>"]"#,
             "the original is as it was"
         );
+        assert_eq!(encoded(), 6);
     }
 
     #[test]
@@ -224,12 +242,15 @@ mod tests {
         let start = encoded_count();
         let mut list: EncodedList<String, Counted> = vec!["b".to_owned()].into();
         assert_eq!(text(&list), r#"["<b>"]"#);
+        assert_eq!(text(&list), r#"["<b>"]"#);
         list.prepend(vec!["x".to_owned(), "y".to_owned()]);
         assert_eq!(&list[..], ["x", "y", "b"]);
-        assert_eq!(text(&list), r#"["<x>","<y>","<b>"]"#);
+        for _ in 0..3 {
+            assert_eq!(text(&list), r#"["<x>","<y>","<b>"]"#);
+        }
         assert_eq!(
             encoded_count() - start,
-            3,
+            4,
             "the item after them kept its text"
         );
     }

@@ -137,7 +137,8 @@ pub struct ResponseFormat {
 
 /// A conversation: its messages, each kept with its text on the OpenAI wire (which OpenAI,
 /// vLLM, llama.cpp's server and Ollama all speak) once a request has sent it, so that later
-/// turns copy it instead of encoding the whole conversation again.
+/// turns copy it instead of encoding the whole conversation again. The run's first request
+/// keeps nothing: a run waiting on the model's first answer holds no texts.
 pub type Conversation = crate::EncodedList<ChatMessage, crate::openai::MessageForm>;
 
 /// One chat turn to send to a model.

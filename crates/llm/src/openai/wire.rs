@@ -13,8 +13,8 @@ use crate::{ChatMessage, ChatRequest, ToolCall, ToolSpec};
 #[derive(Serialize)]
 pub(crate) struct RequestBody<'a> {
     model: &'a str,
-    /// Each message's text is made on the run's first request that sends it and copied into
-    /// the later ones (see [`Conversation`](crate::Conversation)).
+    /// The texts of messages that an earlier request sent are copied (see
+    /// [`Conversation`](crate::Conversation)).
     messages: EncodedItems<'a, ChatMessage, MessageForm>,
     /// The run's tools, encoded on its first request (see [`ToolList`](crate::ToolList)).
     #[serde(skip_serializing_if = "Option::is_none")]
