@@ -2,7 +2,6 @@
 //! whole conversation with each LLM request and saves its whole trace with each checkpoint;
 //! with this, only the items a turn added are encoded, and the others' text is copied.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
@@ -17,15 +16,25 @@ use crate::encoded_json::raw_json;
 /// How a list's items are encoded. A list has one form, fixed by its type, so a kept text is
 /// always the text its item would be encoded to now.
 pub trait ItemForm<T> {
-    fn encode(item: &T) -> Box<RawValue>;
+    /// An item as it is encoded.
+    type Form<'a>: Serialize
+    where
+        T: 'a;
+
+    fn form(item: &T) -> Self::Form<'_>;
 }
 
 /// Items encoded as they serialize themselves.
 pub struct AsSerialized;
 
 impl<T: Serialize> ItemForm<T> for AsSerialized {
-    fn encode(item: &T) -> Box<RawValue> {
-        raw_json(item)
+    type Form<'a>
+        = &'a T
+    where
+        T: 'a;
+
+    fn form(item: &T) -> &T {
+        item
     }
 }
 
@@ -58,22 +67,10 @@ impl<T, F: ItemForm<T>> EncodedList<T, F> {
         self.texts.splice(0..0, (0..count).map(|_| OnceLock::new()));
     }
 
-    /// Each item's text: a text kept before is copied; any other is encoded, and kept unless
-    /// this is the list's first encoding.
-    pub fn texts(&self) -> impl ExactSizeIterator<Item = Cow<'_, RawValue>> {
-        let keep = self.encoded_before.swap(true, Ordering::Relaxed);
-        self.items
-            .iter()
-            .zip(&self.texts)
-            .map(move |(item, text)| match text.get() {
-                Some(text) => Cow::Borrowed(&**text),
-                None if keep => Cow::Borrowed(&**text.get_or_init(|| F::encode(item))),
-                None => Cow::Owned(F::encode(item)),
-            })
-    }
-
     /// The list as a JSON array of its items' texts: serializing it copies the texts kept
-    /// before and encodes only the other items. For `serde_json` serializers.
+    /// before and encodes the other items, keeping their texts unless this is the list's first
+    /// encoding (then they are written in place, with no text made). For `serde_json`
+    /// serializers.
     pub fn encoded(&self) -> EncodedItems<'_, T, F> {
         EncodedItems(self)
     }
@@ -88,7 +85,30 @@ pub struct EncodedItems<'a, T, F>(&'a EncodedList<T, F>);
 
 impl<T, F: ItemForm<T>> Serialize for EncodedItems<'_, T, F> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.texts())
+        let list = self.0;
+        let keep = list.encoded_before.swap(true, Ordering::Relaxed);
+        serializer.collect_seq(list.items.iter().zip(&list.texts).map(|(item, text)| {
+            match text.get() {
+                Some(text) => ItemText::Kept(text),
+                None if keep => ItemText::Kept(text.get_or_init(|| raw_json(&F::form(item)))),
+                None => ItemText::InPlace(F::form(item)),
+            }
+        }))
+    }
+}
+
+/// An item as it is written: its kept text, or its form encoded in place.
+enum ItemText<'a, T> {
+    Kept(&'a RawValue),
+    InPlace(T),
+}
+
+impl<T: Serialize> Serialize for ItemText<'_, T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ItemText::Kept(text) => text.serialize(serializer),
+            ItemText::InPlace(form) => form.serialize(serializer),
+        }
     }
 }
 
@@ -193,9 +213,11 @@ mod tests {
     struct Counted;
 
     impl ItemForm<String> for Counted {
-        fn encode(item: &String) -> Box<RawValue> {
+        type Form<'a> = String;
+
+        fn form(item: &String) -> String {
             ENCODED.with(|count| count.set(count.get() + 1));
-            raw_json(&format!("<{item}>"))
+            format!("<{item}>")
         }
     }
 
@@ -259,10 +281,13 @@ mod tests {
     fn as_serialized_texts_are_serde_json_encoding() {
         let items = vec![json!({"text": "a \"quoted\" line\n", "n": 1}), json!("é ✓")];
         let list: EncodedList<serde_json::Value, AsSerialized> = items.clone().into();
-        assert_eq!(
-            serde_json::to_string(&list.encoded()).unwrap(),
-            serde_json::to_string(&items).unwrap()
-        );
+        // Written in place, then encoded and kept, then copied: the same text each time.
+        for _ in 0..3 {
+            assert_eq!(
+                serde_json::to_string(&list.encoded()).unwrap(),
+                serde_json::to_string(&items).unwrap()
+            );
+        }
     }
 
     #[test]

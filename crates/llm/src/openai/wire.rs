@@ -3,7 +3,6 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::encoded_json::raw_json;
 use crate::encoded_list::{EncodedItems, ItemForm};
 use crate::tool_list::ToolWire;
 use crate::{ChatMessage, ChatRequest, ToolCall, ToolSpec};
@@ -31,9 +30,10 @@ pub(crate) struct RequestBody<'a> {
     stream_options: Option<StreamOptions>,
 }
 
+/// A message as the wire sends it (public for [`MessageForm`], in this private module).
 #[derive(Serialize)]
 #[serde(tag = "role", rename_all = "lowercase")]
-enum Message<'a> {
+pub enum Message<'a> {
     System {
         content: &'a str,
     },
@@ -53,7 +53,7 @@ enum Message<'a> {
 
 /// `{"id"?, "type": "function", "function": …}`: a tool call (with its id) or a tool.
 #[derive(Serialize)]
-struct Function<'a, T> {
+pub struct Function<'a, T> {
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<&'a str>,
     r#type: &'static str,
@@ -61,7 +61,7 @@ struct Function<'a, T> {
 }
 
 #[derive(Serialize)]
-struct CallFunction<'a> {
+pub struct CallFunction<'a> {
     name: &'a str,
     arguments: &'a str,
 }
@@ -118,8 +118,10 @@ pub(crate) fn request_body(request: &ChatRequest, stream: bool) -> RequestBody<'
 pub struct MessageForm;
 
 impl ItemForm<ChatMessage> for MessageForm {
-    fn encode(item: &ChatMessage) -> Box<RawValue> {
-        raw_json(&message(item))
+    type Form<'a> = Message<'a>;
+
+    fn form(item: &ChatMessage) -> Message<'_> {
+        message(item)
     }
 }
 
