@@ -146,12 +146,6 @@ impl<T, F: ItemForm<T>> Extend<T> for EncodedList<T, F> {
     }
 }
 
-impl<T, F> FromIterator<T> for EncodedList<T, F> {
-    fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Self {
-        Self::from(items.into_iter().collect::<Vec<_>>())
-    }
-}
-
 impl<'a, T, F> IntoIterator for &'a EncodedList<T, F> {
     type Item = &'a T;
     type IntoIter = std::slice::Iter<'a, T>;
