@@ -2,8 +2,7 @@
 //! what a run resumes from after a crash, so that no finished tool call is sent twice.
 
 use forage_api::{McpToolCall, TokenUsage, Warning};
-use forage_llm::encoded_list::EncodedItems;
-use forage_llm::{AsSerialized, ChatMessage, Conversation, EncodedList, ToolCall};
+use forage_llm::{AsSerialized, ChatMessage, Conversation, EncodedItems, EncodedList, ToolCall};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
@@ -161,9 +160,9 @@ impl RunState {
     }
 }
 
-/// A run's finished MCP tool calls, each kept with its text once a checkpoint has saved it (but
-/// the first checkpoint that saves the trace): every later checkpoint saves the whole trace
-/// again, and copies those texts.
+/// A run's finished MCP tool calls. Every checkpoint saves the whole trace again and copies the
+/// texts of the entries an earlier one saved (the first checkpoint that saves the trace keeps
+/// none; see [`EncodedList`]).
 pub type Trace = EncodedList<McpToolCall, AsSerialized>;
 
 /// Where a conversation's prelude is.

@@ -18,7 +18,7 @@ mod transport;
 
 pub use anthropic::{AnthropicConfig, AnthropicProvider};
 pub use encoded_json::EncodedJson;
-pub use encoded_list::{AsSerialized, EncodedList, ItemForm};
+pub use encoded_list::{AsSerialized, EncodedItems, EncodedList, ItemForm};
 pub use error::LlmError;
 pub use messages::{
     ChatMessage, ChatRequest, ChatResponse, Conversation, ResponseFormat, ToolCall, ToolSpec, Usage,
