@@ -10,17 +10,25 @@ use std::time::Duration;
 use forage_api::{InteractionId, RunEvent, RunId, RunStatus, TaskRunCreate};
 use forage_store::sqlite::SCHEMA_VERSION;
 use forage_store::{
-    CapReached, DeliveryState, GroupRunsQuery, ListQuery, NewRun, RunCaps, SecretCipher,
-    SqliteStore, Store, StoreError,
+    CapReached, CheckpointPart, DeliveryState, GroupRunsQuery, ListQuery, NewRun, RunCaps,
+    SecretCipher, SqliteStore, Store, StoreError,
 };
 use rusqlite::{Connection, params};
 use serde_json::json;
+use serde_json::value::RawValue;
 
 /// The migrations of schema version 3, as an earlier forage applied them.
 const VERSION_3: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_groups_webhooks.sql"),
     include_str!("../migrations/0003_checkpoints.sql"),
+];
+
+/// The migrations from schema version 3 to 6, which kept a checkpoint's batch beside its state.
+const VERSION_4_TO_6: &[&str] = &[
+    include_str!("../migrations/0004_compact_keys.sql"),
+    include_str!("../migrations/0005_checkpoint_batches.sql"),
+    include_str!("../migrations/0006_active_run_counts.sql"),
 ];
 
 const RUN_A: &str = "trun_0000000000000000000000000000000a";
@@ -387,4 +395,70 @@ async fn a_version_3_database_is_migrated_with_everything_in_it() {
         leftovers.is_empty(),
         "the old tables are gone: {leftovers:?}"
     );
+}
+
+/// A checkpoint whose batch was saved beside its state (schema version 6) comes back the same
+/// after the batch moves to a row of its own, and the next batch saved replaces it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_saved_beside_its_state_is_migrated() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("forage.db");
+    {
+        let conn = Connection::open(&path).expect("open raw");
+        write_version_3(&conn);
+        for sql in VERSION_4_TO_6 {
+            conn.execute_batch(sql).expect("migrations 4 to 6");
+        }
+        conn.pragma_update(None, "user_version", 6)
+            .expect("version");
+        // Schema 6 saved a batch over the state's version, beside it.
+        conn.execute(
+            "UPDATE run_checkpoints SET version = 6, batch = '{\"finished\":[\"c1\"]}' \
+             WHERE run_seq = (SELECT seq FROM runs WHERE id = ?1)",
+            [RUN_B],
+        )
+        .expect("batch");
+    }
+
+    let store = SqliteStore::open(&path, cipher()).expect("open and migrate");
+    let resumed = store
+        .lease_next("w-new", Duration::from_secs(30))
+        .await
+        .expect("lease")
+        .expect("B is leased again");
+    assert_eq!(resumed.record.id, run_id(RUN_B));
+    let checkpoint = resumed.checkpoint.expect("B's checkpoint");
+    assert_eq!(checkpoint.version, 6);
+    assert_eq!(checkpoint.state.get(), r#"{"turns":2}"#);
+    assert_eq!(
+        checkpoint.batch.as_ref().map(|b| b.get()),
+        Some(r#"{"finished":["c1"]}"#)
+    );
+
+    let batch = RawValue::from_string(r#"{"finished":["c1","c2"]}"#.to_owned()).unwrap();
+    store
+        .save_checkpoint(&resumed.lease, 7, CheckpointPart::Batch(batch), Vec::new())
+        .await
+        .expect("save the next batch");
+    store.release(&resumed.lease).await.expect("release");
+    let again = store
+        .lease_next("w-next", Duration::from_secs(30))
+        .await
+        .expect("lease")
+        .expect("B is leased again");
+    let checkpoint = again.checkpoint.expect("B's checkpoint");
+    assert_eq!(checkpoint.version, 7);
+    assert_eq!(checkpoint.state.get(), r#"{"turns":2}"#);
+    assert_eq!(
+        checkpoint.batch.as_ref().map(|b| b.get()),
+        Some(r#"{"finished":["c1","c2"]}"#)
+    );
+    drop(store);
+
+    let conn = Connection::open(&path).expect("open raw");
+    let columns: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('run_checkpoints')")
+        .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect())
+        .expect("columns");
+    assert_eq!(columns, ["run_seq", "version", "state"]);
 }

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_compact_keys.sql"),
     include_str!("../../migrations/0005_checkpoint_batches.sql"),
     include_str!("../../migrations/0006_active_run_counts.sql"),
+    include_str!("../../migrations/0007_checkpoint_batch_rows.sql"),
 ];
 
 /// The schema version this build of forage writes and understands.

@@ -316,18 +316,23 @@ fn lease_candidate(
         seq: last,
     });
     let checkpoint = if may_have_checkpoint {
-        conn.prepare_cached("SELECT version, state, batch FROM run_checkpoints WHERE run_seq = ?1")
-            .and_then(|mut stmt| {
-                stmt.query_row([seq], |row| {
-                    Ok(StoredCheckpoint {
-                        version: row.get(0)?,
-                        state: row.get(1)?,
-                        batch: row.get(2)?,
-                    })
+        // A batch row is always newer than the state: saving a state deletes the older ones.
+        conn.prepare_cached(
+            "SELECT MAX(c.version, COALESCE(b.version, c.version)), c.state, b.batch \
+             FROM run_checkpoints c LEFT JOIN run_checkpoint_batches b ON b.run_seq = c.run_seq \
+             WHERE c.run_seq = ?1",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row([seq], |row| {
+                Ok(StoredCheckpoint {
+                    version: row.get(0)?,
+                    state: row.get(1)?,
+                    batch: row.get(2)?,
                 })
-                .optional()
             })
-            .map_err(from_sqlite)?
+            .optional()
+        })
+        .map_err(from_sqlite)?
     } else {
         None
     };
@@ -567,23 +572,41 @@ pub(crate) fn save_checkpoint(
     let Some((seq, last)) = held else {
         return Err(not_held(conn, &lease.run_id)?);
     };
-    let (sql, text) = match part {
-        CheckpointPart::State(state) => (
-            "INSERT INTO run_checkpoints (run_seq, version, state) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (run_seq) DO UPDATE \
-             SET version = excluded.version, state = excluded.state, batch = NULL \
-             WHERE excluded.version > run_checkpoints.version",
-            state.get(),
-        ),
-        CheckpointPart::Batch(batch) => (
-            "UPDATE run_checkpoints SET version = ?2, batch = ?3 \
-             WHERE run_seq = ?1 AND version < ?2",
-            batch.get(),
-        ),
+    // The batch has a row of its own: SQLite writes a whole row again when any of its columns
+    // changes, so a batch beside the state would write the state again with every call.
+    let execute = |sql: &str, params: &[&dyn rusqlite::ToSql]| {
+        conn.prepare_cached(sql)
+            .and_then(|mut stmt| stmt.execute(params))
+            .map_err(from_sqlite)
     };
-    conn.prepare_cached(sql)
-        .and_then(|mut stmt| stmt.execute(params![seq, version, text]))
-        .map_err(from_sqlite)?;
+    match part {
+        CheckpointPart::State(state) => {
+            execute(
+                "INSERT INTO run_checkpoints (run_seq, version, state) SELECT ?1, ?2, ?3 \
+                 WHERE NOT EXISTS (SELECT 1 FROM run_checkpoint_batches \
+                                   WHERE run_seq = ?1 AND version > ?2) \
+                 ON CONFLICT (run_seq) DO UPDATE \
+                 SET version = excluded.version, state = excluded.state \
+                 WHERE excluded.version > run_checkpoints.version",
+                params![seq, version, state.get()],
+            )?;
+            // The new state holds every batch saved before it.
+            execute(
+                "DELETE FROM run_checkpoint_batches WHERE run_seq = ?1 AND version < ?2",
+                params![seq, version],
+            )?;
+        }
+        CheckpointPart::Batch(batch) => {
+            execute(
+                "INSERT INTO run_checkpoint_batches (run_seq, version, batch) \
+                 SELECT run_seq, ?2, ?3 FROM run_checkpoints WHERE run_seq = ?1 AND version < ?2 \
+                 ON CONFLICT (run_seq) DO UPDATE \
+                 SET version = excluded.version, batch = excluded.batch \
+                 WHERE excluded.version > run_checkpoint_batches.version",
+                params![seq, version, batch.get()],
+            )?;
+        }
+    }
     insert_events(conn, seq, last, events, micros(now()))?;
     announce(&lease.run_id, log_position(&lease.run_id, last)?, events)
 }
@@ -882,9 +905,14 @@ fn status_changed(
     let mut notices = member_status_changed(conn, run_seq, group_seq, previous, next, at_us)?;
     if next.is_final() {
         // A final run never resumes: its checkpoint has served.
-        conn.prepare_cached("DELETE FROM run_checkpoints WHERE run_seq = ?1")
-            .and_then(|mut stmt| stmt.execute([run_seq]))
-            .map_err(from_sqlite)?;
+        for sql in [
+            "DELETE FROM run_checkpoints WHERE run_seq = ?1",
+            "DELETE FROM run_checkpoint_batches WHERE run_seq = ?1",
+        ] {
+            conn.prepare_cached(sql)
+                .and_then(|mut stmt| stmt.execute([run_seq]))
+                .map_err(from_sqlite)?;
+        }
     }
     if next.is_final()
         && let Some(url) = webhook_url

@@ -484,6 +484,10 @@ pub async fn checkpoints_come_back_with_the_run(store: Arc<dyn Store>) {
     save(first.lease.clone(), 2, older, "call 1")
         .await
         .expect("save an older batch");
+    let older_state = CheckpointPart::State(raw(r#"{"turn":0}"#));
+    save(first.lease.clone(), 2, older_state, "turn 0")
+        .await
+        .expect("save a state older than the batch");
     store.release(&first.lease).await.expect("release");
 
     let second = lease(&store, "w2").await;
@@ -505,7 +509,7 @@ pub async fn checkpoints_come_back_with_the_run(store: Arc<dyn Store>) {
             })
             .collect::<Vec<String>>()
     };
-    assert_eq!(notes().await, ["replied", "call 2", "call 1"]);
+    assert_eq!(notes().await, ["replied", "call 2", "call 1", "turn 0"]);
 
     let lost = save(
         first.lease.clone(),
@@ -535,7 +539,7 @@ pub async fn checkpoints_come_back_with_the_run(store: Arc<dyn Store>) {
     );
     assert_eq!(
         notes().await,
-        ["replied", "call 2", "call 1", "replied again"],
+        ["replied", "call 2", "call 1", "turn 0", "replied again"],
         "the save refused for a lost lease appended nothing"
     );
     let numbers = event_numbers(&store, &run.id).await;
