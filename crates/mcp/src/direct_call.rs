@@ -184,7 +184,7 @@ impl DirectCall<'_> {
     async fn post(&self, body: Vec<u8>) -> Result<Response, reqwest::Error> {
         let mut request = self
             .http
-            .post(self.route.uri.as_ref())
+            .post(self.route.url.clone())
             .headers(self.route.headers.clone())
             .header(ACCEPT, ACCEPT_BOTH)
             .header(CONTENT_TYPE, "application/json");
@@ -277,7 +277,7 @@ impl DirectCall<'_> {
     async fn resume(&self, last_id: &str) -> Result<Response, McpError> {
         let mut request = self
             .http
-            .get(self.route.uri.as_ref())
+            .get(self.route.url.clone())
             .headers(self.route.headers.clone())
             .header(ACCEPT, "text/event-stream");
         if let Some(session) = &self.route.session_id

@@ -68,6 +68,7 @@ pub fn route_server_message(message: &[u8], expected_id: &str) -> Routed {
         route: ROUTE.get_or_init(|| {
             Arc::new(Route {
                 uri: Arc::from("http://127.0.0.1/mcp"),
+                url: reqwest::Url::parse("http://127.0.0.1/mcp").expect("a valid URL"),
                 session_id: None,
                 headers: reqwest::header::HeaderMap::new(),
             })

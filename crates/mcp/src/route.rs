@@ -23,6 +23,8 @@ use sse_stream::Sse;
 #[derive(Clone)]
 pub(crate) struct Route {
     pub uri: Arc<str>,
+    /// `uri`, parsed once for every direct call.
+    pub url: reqwest::Url,
     /// `Mcp-Session-Id`; `None` for a stateless server.
     pub session_id: Option<Arc<str>>,
     /// The task's headers for this server plus `mcp-protocol-version`.
@@ -65,8 +67,13 @@ impl RouteCell {
         if unchanged {
             return;
         }
+        // rmcp sent its request to this URI, so it parses; if it did not, no call goes direct.
+        let Ok(url) = reqwest::Url::parse(uri) else {
+            return;
+        };
         let route = Route {
             uri: uri.clone(),
+            url,
             session_id: session_id.clone(),
             headers: custom_headers
                 .iter()
