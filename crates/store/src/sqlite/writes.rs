@@ -316,10 +316,12 @@ fn lease_candidate(
         seq: last,
     });
     let checkpoint = if may_have_checkpoint {
-        // A batch row is always newer than the state: saving a state deletes the older ones.
+        // A batch belongs to the checkpoint while it is newer than the state (a batch of the
+        // state's turn or older is in the state already, or refused), and only with a state.
         conn.prepare_cached(
-            "SELECT MAX(c.version, COALESCE(b.version, c.version)), c.state, b.batch \
-             FROM run_checkpoints c LEFT JOIN run_checkpoint_batches b ON b.run_seq = c.run_seq \
+            "SELECT COALESCE(b.version, c.version), c.state, b.batch \
+             FROM run_checkpoints c LEFT JOIN run_checkpoint_batches b \
+             ON b.run_seq = c.run_seq AND b.version > c.version \
              WHERE c.run_seq = ?1",
         )
         .and_then(|mut stmt| {
@@ -573,40 +575,30 @@ pub(crate) fn save_checkpoint(
         return Err(not_held(conn, &lease.run_id)?);
     };
     // The batch has a row of its own: SQLite writes a whole row again when any of its columns
-    // changes, so a batch beside the state would write the state again with every call.
-    let execute = |sql: &str, params: &[&dyn rusqlite::ToSql]| {
-        conn.prepare_cached(sql)
-            .and_then(|mut stmt| stmt.execute(params))
-            .map_err(from_sqlite)
+    // changes, so a batch beside the state would write the state again with every call. The
+    // row stays when a newer state is saved (it is read only while newer than the state), so a
+    // turn's first call updates it instead of inserting it again.
+    let (sql, text) = match part {
+        CheckpointPart::State(state) => (
+            "INSERT INTO run_checkpoints (run_seq, version, state) SELECT ?1, ?2, ?3 \
+             WHERE NOT EXISTS (SELECT 1 FROM run_checkpoint_batches \
+                               WHERE run_seq = ?1 AND version > ?2) \
+             ON CONFLICT (run_seq) DO UPDATE \
+             SET version = excluded.version, state = excluded.state \
+             WHERE excluded.version > run_checkpoints.version",
+            state.get(),
+        ),
+        CheckpointPart::Batch(batch) => (
+            "INSERT INTO run_checkpoint_batches (run_seq, version, batch) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (run_seq) DO UPDATE \
+             SET version = excluded.version, batch = excluded.batch \
+             WHERE excluded.version > run_checkpoint_batches.version",
+            batch.get(),
+        ),
     };
-    match part {
-        CheckpointPart::State(state) => {
-            execute(
-                "INSERT INTO run_checkpoints (run_seq, version, state) SELECT ?1, ?2, ?3 \
-                 WHERE NOT EXISTS (SELECT 1 FROM run_checkpoint_batches \
-                                   WHERE run_seq = ?1 AND version > ?2) \
-                 ON CONFLICT (run_seq) DO UPDATE \
-                 SET version = excluded.version, state = excluded.state \
-                 WHERE excluded.version > run_checkpoints.version",
-                params![seq, version, state.get()],
-            )?;
-            // The new state holds every batch saved before it.
-            execute(
-                "DELETE FROM run_checkpoint_batches WHERE run_seq = ?1 AND version < ?2",
-                params![seq, version],
-            )?;
-        }
-        CheckpointPart::Batch(batch) => {
-            execute(
-                "INSERT INTO run_checkpoint_batches (run_seq, version, batch) \
-                 SELECT run_seq, ?2, ?3 FROM run_checkpoints WHERE run_seq = ?1 AND version < ?2 \
-                 ON CONFLICT (run_seq) DO UPDATE \
-                 SET version = excluded.version, batch = excluded.batch \
-                 WHERE excluded.version > run_checkpoint_batches.version",
-                params![seq, version, batch.get()],
-            )?;
-        }
-    }
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute(params![seq, version, text]))
+        .map_err(from_sqlite)?;
     insert_events(conn, seq, last, events, micros(now()))?;
     announce(&lease.run_id, log_position(&lease.run_id, last)?, events)
 }
