@@ -177,13 +177,16 @@ impl Engine {
                 (state, checkpoints)
             }
             None => {
-                // A fresh state needs no checkpoint: a run resumed without one starts over.
+                // A fresh state needs no checkpoint: a run resumed without one starts over. Its
+                // checkpoints count on from a stored one it could not read, which they replace
+                // (counted from 0, the store would refuse them all as older).
                 sink.emit(vec![RunEvent::Progress {
                     progress: ProgressKind::ExecStatus,
                     message: format!("Starting research with processor {}", job.processor),
                 }])
                 .await;
-                (RunState::default(), Checkpointer::new(&*sink, 0))
+                let stored = job.resume.as_ref().map_or(0, |resume| resume.version);
+                (RunState::default(), Checkpointer::new(&*sink, stored))
             }
         };
 

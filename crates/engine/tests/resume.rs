@@ -336,3 +336,48 @@ async fn a_follow_ups_checkpoints_keep_the_earlier_interaction() {
         );
     }
 }
+
+/// A run whose checkpoint cannot be read (written by a newer forage, or damaged) starts over,
+/// and its own checkpoints replace the unreadable one, so a second resume carries on from them.
+#[tokio::test]
+async fn a_run_starting_over_from_an_unreadable_checkpoint_saves_its_own() {
+    let fixture = start_fixture().await;
+    let h = Harness::start().await;
+    let mut req = request(
+        r#"Count [[fake:call name=counter args={"key": "u"}]]"#,
+        "pro",
+        json_schema(
+            json!({"type": "object", "properties": {"result": {"type": "string"}}, "required": ["result"]}),
+        ),
+    );
+    req.mcp_servers = Some(vec![mcp_server("fixture", &fixture.url, &[])]);
+    let unreadable = StoredCheckpoint::of_state(7, json!({"messages": "not a conversation"}));
+    let sink = std::sync::Arc::new(RecordingSink::default());
+    *sink.checkpoint.lock().unwrap() = Some(unreadable.clone());
+    let job = forage_engine::RunJob {
+        run_id: forage_api::RunId::generate(),
+        processor: "pro".parse().unwrap(),
+        request: req,
+        previous_transcript: None,
+        resume: Some(unreadable.to_resume()),
+    };
+    let outcome = h
+        .engine
+        .execute(job, sink.clone(), CancellationToken::new())
+        .await;
+    assert!(
+        matches!(outcome, EngineOutcome::Completed { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(fixture.counter("u"), 1);
+    let saved = sink.saved.lock().unwrap().clone();
+    assert!(
+        !saved.is_empty(),
+        "every checkpoint of the new attempt was refused as older than the unreadable one"
+    );
+    assert!(saved.iter().all(|checkpoint| checkpoint.version > 7));
+    let last = saved.last().expect("a checkpoint");
+    let resumed = last.resumed();
+    let calls = resumed.trace.len() + resumed.batch.as_ref().map_or(0, |b| b.finished.len());
+    assert_eq!(calls, 1, "the call, saved for a second resume");
+}

@@ -61,7 +61,7 @@ impl StoredCheckpoint {
         state
     }
 
-    fn to_resume(&self) -> Resume {
+    pub fn to_resume(&self) -> Resume {
         let raw = |value: &Value| serde_json::value::to_raw_value(value).unwrap();
         Resume {
             version: self.version,
