@@ -23,6 +23,13 @@ if [ "${CI:-}" = true ]; then
   cargo clean --quiet "${packages[@]}"
 fi
 
+# A build cache made before AMX was turned off for llama.cpp (.cargo/config.toml) keeps that
+# build, since its build script does not watch the CMAKE_* flags: clean it once so it is rebuilt.
+if grep -L -s -- '-mno-amx' "$CARGO_TARGET_DIR"/*/build/llama-cpp-sys-2-*/out/build/CMakeCache.txt | grep -q .; then
+  step "cleaning a llama.cpp build made with AMX"
+  cargo clean --quiet -p llama-cpp-sys-2
+fi
+
 step "installing build and test dependencies"
 bash scripts/install-build-deps.sh
 bash scripts/install-test-deps.sh
