@@ -99,31 +99,35 @@ fn insert_queued(conn: &Connection, run: &PreparedRun) -> Result<(i64, Vec<Notic
     let at = micros(record.created_at);
     // A run that begins its own interaction stores none; a group is stored by its `seq`.
     let interaction = Some(record.interaction_id.as_str()).filter(|i| *i != id);
-    let (seq, group_seq): (i64, Option<i64>) = conn
-        .prepare_cached(
-            "INSERT INTO runs (id, interaction_id, owner, processor, status, created_at, \
-             modified_at, metadata, warnings, attempts, group_seq, webhook_url, last_event_seq) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, 0, \
-             (SELECT seq FROM task_groups WHERE id = ?9), ?10, 1) RETURNING seq, group_seq",
-        )
-        .and_then(|mut stmt| {
-            stmt.query_row(
-                params![
-                    id,
-                    interaction,
-                    record.owner,
-                    record.processor,
-                    record.status.as_str(),
-                    at,
-                    run.metadata,
-                    run.warnings,
-                    record.taskgroup_id,
-                    run.webhook_url,
-                ],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-        })
-        .map_err(|e| insert_error(id, e))?;
+    // Written without `RETURNING` (see `take_event_seqs`): the new row's `seq` is its rowid.
+    let group_seq: Option<i64> = match &record.taskgroup_id {
+        Some(group) => conn
+            .prepare_cached("SELECT seq FROM task_groups WHERE id = ?1")
+            .and_then(|mut stmt| stmt.query_row([group], |row| row.get(0)).optional())
+            .map_err(from_sqlite)?,
+        None => None,
+    };
+    conn.prepare_cached(
+        "INSERT INTO runs (id, interaction_id, owner, processor, status, created_at, \
+         modified_at, metadata, warnings, attempts, group_seq, webhook_url, last_event_seq) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, 0, ?9, ?10, 1)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            id,
+            interaction,
+            record.owner,
+            record.processor,
+            record.status.as_str(),
+            at,
+            run.metadata,
+            run.warnings,
+            group_seq,
+            run.webhook_url,
+        ])
+    })
+    .map_err(|e| insert_error(id, e))?;
+    let seq = conn.last_insert_rowid();
     conn.prepare_cached(
         "INSERT INTO run_requests (run_seq, request, secrets_sealed) VALUES (?1, ?2, ?3)",
     )
@@ -228,27 +232,31 @@ fn lease_candidate(
     let run_id =
         RunId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("malformed run id '{id}'")))?;
     let token = uuid::Uuid::new_v4().simple().to_string();
-    // The lease takes the sequence number of the event that announces it.
-    let (event_seq, group_seq, owner): (i64, Option<i64>, String) = conn
-        .prepare_cached(
-            "UPDATE runs SET status = 'running', attempts = attempts + 1, lease_token = ?2, \
-             lease_worker = ?3, lease_expires_at = ?4, modified_at = ?5, \
-             last_event_seq = last_event_seq + 1 WHERE seq = ?1 \
-             RETURNING last_event_seq, group_seq, owner",
-        )
+    // The lease takes the sequence number of the event that announces it. Read, then
+    // updated: see `take_event_seqs` on `RETURNING`.
+    let (before, group_seq, owner): (i64, Option<i64>, String) = conn
+        .prepare_cached("SELECT last_event_seq, group_seq, owner FROM runs WHERE seq = ?1")
         .and_then(|mut stmt| {
-            stmt.query_row(
-                params![
-                    seq,
-                    token,
-                    worker,
-                    now_us.saturating_add(lease_for_us),
-                    now_us
-                ],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-            )
+            stmt.query_row([seq], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
         })
         .map_err(from_sqlite)?;
+    let event_seq = before + 1;
+    conn.prepare_cached(
+        "UPDATE runs SET status = 'running', attempts = attempts + 1, lease_token = ?2, \
+         lease_worker = ?3, lease_expires_at = ?4, modified_at = ?5, last_event_seq = ?6 \
+         WHERE seq = ?1",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            seq,
+            token,
+            worker,
+            now_us.saturating_add(lease_for_us),
+            now_us,
+            event_seq
+        ])
+    })
+    .map_err(from_sqlite)?;
     let resumed = matches!(of, LeaseOf::Expired);
     let event = if resumed {
         tracing::warn!(run_id = %run_id, previous_worker, worker, "re-leasing a run whose lease expired");
@@ -557,50 +565,78 @@ pub(crate) fn save_checkpoint(
     part: &CheckpointPart,
     events: &[RunEvent],
 ) -> WriteResult<u64> {
-    // The lease is checked and the events' sequence numbers taken in one statement.
     let held: Option<(i64, i64)> = conn
-        .prepare_cached(
-            "UPDATE runs SET last_event_seq = last_event_seq + ?3 \
-             WHERE id = ?1 AND lease_token = ?2 RETURNING seq, last_event_seq",
-        )
+        .prepare_cached("SELECT seq, last_event_seq FROM runs WHERE id = ?1 AND lease_token = ?2")
         .and_then(|mut stmt| {
-            stmt.query_row(
-                params![lease.run_id.as_str(), lease.token, event_count(events)],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
+            stmt.query_row(params![lease.run_id.as_str(), lease.token], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
             .optional()
         })
         .map_err(from_sqlite)?;
-    let Some((seq, last)) = held else {
+    let Some((seq, before)) = held else {
         return Err(not_held(conn, &lease.run_id)?);
     };
+    let last = take_event_seqs(conn, seq, before, events)?;
     // The batch has a row of its own: SQLite writes a whole row again when any of its columns
     // changes, so a batch beside the state would write the state again with every call. The
     // row stays when a newer state is saved (it is read only while newer than the state), so a
     // turn's first call updates it instead of inserting it again.
-    let (sql, text) = match part {
-        CheckpointPart::State(state) => (
-            "INSERT INTO run_checkpoints (run_seq, version, state) SELECT ?1, ?2, ?3 \
-             WHERE NOT EXISTS (SELECT 1 FROM run_checkpoint_batches \
-                               WHERE run_seq = ?1 AND version > ?2) \
+    //
+    // Each part is written from one row of `VALUES`, not from a `SELECT`: SQLite keeps a copy
+    // of every page that a statement writing rows from a `SELECT` changes (a statement journal,
+    // to undo that statement alone), the state's overflow pages among them. The writer undoes
+    // a failed command itself.
+    let upsert = match part {
+        CheckpointPart::State(_) if newer_batch(conn, seq, version)? => None,
+        CheckpointPart::State(state) => Some((
+            "INSERT INTO run_checkpoints (run_seq, version, state) VALUES (?1, ?2, ?3) \
              ON CONFLICT (run_seq) DO UPDATE \
              SET version = excluded.version, state = excluded.state \
              WHERE excluded.version > run_checkpoints.version",
             state.get(),
-        ),
-        CheckpointPart::Batch(batch) => (
+        )),
+        CheckpointPart::Batch(batch) => Some((
             "INSERT INTO run_checkpoint_batches (run_seq, version, batch) VALUES (?1, ?2, ?3) \
              ON CONFLICT (run_seq) DO UPDATE \
              SET version = excluded.version, batch = excluded.batch \
              WHERE excluded.version > run_checkpoint_batches.version",
             batch.get(),
-        ),
+        )),
     };
-    conn.prepare_cached(sql)
-        .and_then(|mut stmt| stmt.execute(params![seq, version, text]))
-        .map_err(from_sqlite)?;
+    if let Some((sql, text)) = upsert {
+        conn.prepare_cached(sql)
+            .and_then(|mut stmt| stmt.execute(params![seq, version, text]))
+            .map_err(from_sqlite)?;
+    }
     insert_events(conn, seq, last, events, micros(now()))?;
     announce(&lease.run_id, log_position(&lease.run_id, last)?, events)
+}
+
+/// Takes the sequence numbers of `events` after `before`, the run's `last_event_seq` as just
+/// read; returns the last one. Read and updated in two statements, not one `UPDATE …
+/// RETURNING`: SQLite runs `RETURNING` as a trigger, and keeps a copy of every page such a
+/// statement changes (to undo it alone), here the run's row's page with every checkpoint.
+fn take_event_seqs(
+    conn: &Connection,
+    run_seq: i64,
+    before: i64,
+    events: &[RunEvent],
+) -> Result<i64, StoreError> {
+    let last = before + event_count(events);
+    if !events.is_empty() {
+        conn.prepare_cached("UPDATE runs SET last_event_seq = ?2 WHERE seq = ?1")
+            .and_then(|mut stmt| stmt.execute(params![run_seq, last]))
+            .map_err(from_sqlite)?;
+    }
+    Ok(last)
+}
+
+/// Whether the run's stored batch is newer than `version` (a state that old changes nothing).
+fn newer_batch(conn: &Connection, run_seq: i64, version: i64) -> Result<bool, StoreError> {
+    conn.prepare_cached("SELECT 1 FROM run_checkpoint_batches WHERE run_seq = ?1 AND version > ?2")
+        .and_then(|mut stmt| stmt.exists(params![run_seq, version]))
+        .map_err(from_sqlite)
 }
 
 pub(crate) fn append_events(
@@ -608,20 +644,15 @@ pub(crate) fn append_events(
     run: &RunId,
     events: &[RunEvent],
 ) -> WriteResult<u64> {
-    // The run is found and the events' sequence numbers taken in one statement.
-    let taken: Option<(i64, i64)> = conn
-        .prepare_cached(
-            "UPDATE runs SET last_event_seq = last_event_seq + ?2 WHERE id = ?1 \
-             RETURNING seq, last_event_seq",
-        )
+    let found: Option<(i64, i64)> = conn
+        .prepare_cached("SELECT seq, last_event_seq FROM runs WHERE id = ?1")
         .and_then(|mut stmt| {
-            stmt.query_row(params![run.as_str(), event_count(events)], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
-            .optional()
+            stmt.query_row([run.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()
         })
         .map_err(from_sqlite)?;
-    let (seq, last) = taken.ok_or_else(|| StoreError::NotFound(run.to_string()))?;
+    let (seq, before) = found.ok_or_else(|| StoreError::NotFound(run.to_string()))?;
+    let last = take_event_seqs(conn, seq, before, events)?;
     insert_events(conn, seq, last, events, micros(now()))?;
     announce(run, log_position(run, last)?, events)
 }
@@ -646,17 +677,12 @@ fn append(
     events: &[RunEvent],
     at_us: i64,
 ) -> Result<u64, StoreError> {
-    let last: Option<i64> = conn
-        .prepare_cached(
-            "UPDATE runs SET last_event_seq = last_event_seq + ?2 WHERE seq = ?1 \
-             RETURNING last_event_seq",
-        )
-        .and_then(|mut stmt| {
-            stmt.query_row(params![run.seq, event_count(events)], |row| row.get(0))
-                .optional()
-        })
+    let before: Option<i64> = conn
+        .prepare_cached("SELECT last_event_seq FROM runs WHERE seq = ?1")
+        .and_then(|mut stmt| stmt.query_row([run.seq], |row| row.get(0)).optional())
         .map_err(from_sqlite)?;
-    let last = last.ok_or_else(|| StoreError::NotFound(run.id.to_string()))?;
+    let before = before.ok_or_else(|| StoreError::NotFound(run.id.to_string()))?;
+    let last = take_event_seqs(conn, run.seq, before, events)?;
     insert_events(conn, run.seq, last, events, at_us)?;
     log_position(run.id, last)
 }
