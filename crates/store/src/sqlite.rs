@@ -194,7 +194,7 @@ impl Store for SqliteStore {
     async fn create_run_within(&self, new: NewRun, caps: RunCaps) -> Result<RunRecord, StoreError> {
         let prepared = self.prepare_run(new)?;
         self.writer
-            .write(move |conn| writes::create_run(conn, prepared, caps))
+            .write(move |conn| writes::create_run(conn, &prepared, caps))
             .await
     }
 
@@ -289,7 +289,7 @@ impl Store for SqliteStore {
         let lease_for = micros_of(lease_for);
         let (record, row) = self
             .writer
-            .write(move |conn| writes::create_run_leased(conn, prepared, caps, &worker, lease_for))
+            .write(move |conn| writes::create_run_leased(conn, &prepared, caps, &worker, lease_for))
             .await?;
         let leased = match row {
             Some(row) => row.open_or_fail(&self.cipher, self).await?,
@@ -322,7 +322,7 @@ impl Store for SqliteStore {
         let lease = lease.clone();
         let outcome = PreparedOutcome::new(outcome)?;
         self.writer
-            .write(move |conn| writes::finish(conn, &lease, outcome))
+            .write(move |conn| writes::finish(conn, &lease, &outcome))
             .await
     }
 
@@ -398,7 +398,9 @@ impl Store for SqliteStore {
             .transpose()?;
         let at = truncate(new.created_at).timestamp_micros();
         self.writer
-            .write(move |conn| groups::create_group(conn, &new.id, &new.owner, metadata, at))
+            .write(move |conn| {
+                groups::create_group(conn, &new.id, &new.owner, metadata.as_deref(), at)
+            })
             .await
     }
 
@@ -415,11 +417,15 @@ impl Store for SqliteStore {
     ) -> Result<GroupRecord, StoreError> {
         let prepared = runs
             .into_iter()
-            .map(|r| self.prepare_run(r))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|r| {
+                let mut run = self.prepare_run(r)?;
+                run.record.taskgroup_id = Some(id.to_owned());
+                Ok(run)
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let id = id.to_owned();
         self.writer
-            .write(move |conn| groups::add_runs(conn, &id, prepared, caps))
+            .write(move |conn| groups::add_runs(conn, &id, &prepared, caps))
             .await
     }
 
@@ -460,7 +466,7 @@ impl Store for SqliteStore {
     async fn record_delivery(&self, id: &str, result: DeliveryResult) -> Result<(), StoreError> {
         let id = id.to_owned();
         self.writer
-            .write(move |conn| deliveries::record(conn, &id, result))
+            .write(move |conn| deliveries::record(conn, &id, &result))
             .await
     }
 

@@ -92,7 +92,7 @@ pub(crate) fn lease(
     Ok((leased, Vec::new()))
 }
 
-pub(crate) fn record(conn: &Connection, id: &str, result: DeliveryResult) -> WriteResult<()> {
+pub(crate) fn record(conn: &Connection, id: &str, result: &DeliveryResult) -> WriteResult<()> {
     let (state, next, error) = match result {
         DeliveryResult::Delivered => (DeliveryState::Delivered, None, None),
         DeliveryResult::RetryAt { at, error } => (

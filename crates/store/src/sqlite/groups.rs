@@ -24,7 +24,7 @@ pub(crate) fn create_group(
     conn: &Connection,
     id: &str,
     owner: &str,
-    metadata: Option<String>,
+    metadata: Option<&str>,
     at_us: i64,
 ) -> WriteResult<GroupRecord> {
     conn.prepare_cached(
@@ -42,7 +42,7 @@ pub(crate) fn create_group(
 pub(crate) fn add_runs(
     conn: &Connection,
     group: &str,
-    runs: Vec<PreparedRun>,
+    runs: &[PreparedRun],
     caps: RunCaps,
 ) -> WriteResult<GroupRecord> {
     if let Some(first) = runs.first() {
@@ -57,8 +57,7 @@ pub(crate) fn add_runs(
     }
     let mut notices = Vec::new();
     let mut group_notice = None;
-    for mut run in runs {
-        run.record.taskgroup_id = Some(group.to_owned());
+    for run in runs {
         let (_, sent) = insert_run(conn, run)?;
         for notice in sent {
             match notice {

@@ -1,6 +1,7 @@
 //! The writer thread: owns the one write connection and commits whatever commands are waiting
-//! in a single transaction (group commit), each command after the first inside its own savepoint
-//! so that one command's failure does not fail its batch-mates.
+//! in a single transaction (group commit), so that one command's failure does not fail its
+//! batch-mates: should one fail, the transaction is rolled back and the others run again, each
+//! inside its own savepoint.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -22,14 +23,15 @@ pub(crate) type WriteResult<T> = Result<(T, Vec<Notice>), StoreError>;
 
 /// A write command, type-erased so the writer can batch commands of every kind.
 trait WriteJob: Send {
-    /// Runs the command on the open transaction; `false` when it failed.
+    /// Runs the command on the open transaction; `false` when it failed. Runs again (its
+    /// answer replaced) when a later command of its batch fails and the batch is rolled back.
     fn apply(&mut self, conn: &Connection) -> bool;
     /// Answers the caller once the batch is committed (`failure`: the batch was not).
     fn deliver(self: Box<Self>, failure: Option<&StoreError>, notices: &broadcast::Sender<Notice>);
 }
 
 struct Job<T, F> {
-    op: Option<F>,
+    op: F,
     result: Option<WriteResult<T>>,
     reply: oneshot::Sender<Result<T, StoreError>>,
 }
@@ -37,13 +39,10 @@ struct Job<T, F> {
 impl<T, F> WriteJob for Job<T, F>
 where
     T: Send,
-    F: FnOnce(&Connection) -> WriteResult<T> + Send,
+    F: FnMut(&Connection) -> WriteResult<T> + Send,
 {
     fn apply(&mut self, conn: &Connection) -> bool {
-        let Some(op) = self.op.take() else {
-            return false;
-        };
-        let result = op(conn);
+        let result = (self.op)(conn);
         let ok = result.is_ok();
         self.result = Some(result);
         ok
@@ -105,11 +104,11 @@ impl Writer {
     pub(crate) async fn write<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> WriteResult<T> + Send + 'static,
+        F: FnMut(&Connection) -> WriteResult<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job = Job {
-            op: Some(op),
+            op,
             result: None,
             reply,
         };
@@ -122,11 +121,11 @@ impl Writer {
     /// its own failure).
     pub(crate) async fn submit<F>(&self, op: F) -> Result<(), StoreError>
     where
-        F: FnOnce(&Connection) -> WriteResult<()> + Send + 'static,
+        F: FnMut(&Connection) -> WriteResult<()> + Send + 'static,
     {
         let (reply, _) = oneshot::channel();
         let job = Job {
-            op: Some(op),
+            op,
             result: None,
             reply,
         };
@@ -220,21 +219,26 @@ fn commit_batch(
 }
 
 fn apply_all(conn: &Connection, jobs: &mut [Box<dyn WriteJob>]) -> Result<(), StoreError> {
-    let Some((first, rest)) = jobs.split_first_mut() else {
+    if jobs.is_empty() {
         return Ok(());
-    };
-    control(conn, "BEGIN IMMEDIATE")?;
-    // The first command needs no savepoint: the transaction holds nothing else yet, so should it
-    // fail, the transaction is rolled back whole (and begun again for the others). A savepoint
-    // costs a copy of every page the command changes; most batches hold one command.
-    if !first.apply(conn) {
-        control(conn, "ROLLBACK")?;
-        if rest.is_empty() {
-            return Ok(());
-        }
-        control(conn, "BEGIN IMMEDIATE")?;
     }
-    for job in rest {
+    // Every command runs without a savepoint first: a savepoint costs a copy of every page its
+    // command changes, and commands seldom fail.
+    control(conn, "BEGIN IMMEDIATE")?;
+    let Some(failed) = jobs.iter_mut().position(|job| !job.apply(conn)) else {
+        return control(conn, "COMMIT");
+    };
+    // One failed: the transaction is rolled back whole, and the others (those before it again)
+    // run each inside a savepoint, so that another failure undoes only its own command.
+    control(conn, "ROLLBACK")?;
+    if jobs.len() == 1 {
+        return Ok(());
+    }
+    control(conn, "BEGIN IMMEDIATE")?;
+    for (index, job) in jobs.iter_mut().enumerate() {
+        if index == failed {
+            continue;
+        }
         control(conn, "SAVEPOINT command")?;
         if !job.apply(conn) {
             control(conn, "ROLLBACK TO command")?;
@@ -319,5 +323,53 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(stored, "0,2,4,10,12,14");
+    }
+
+    #[tokio::test]
+    async fn a_command_run_again_after_a_later_failure_is_written_once_and_answers_from_its_last_run()
+     {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (x INTEGER)").unwrap();
+        let (notices, _) = broadcast::channel(16);
+        let writer = Writer::start(conn, notices, None).unwrap();
+        // The first command holds the writer while the next three queue (sent once it runs),
+        // to be committed together.
+        let (started, holds) = oneshot::channel();
+        let mut started = Some(started);
+        let holding = writer.write(move |conn| {
+            if let Some(started) = started.take() {
+                let _ = started.send(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            insert(conn, 0).map(|()| ((), Vec::new()))
+        });
+        let mut runs = 0;
+        let counted = writer.write(move |conn| {
+            runs += 1;
+            insert(conn, 1).map(|()| (runs, Vec::new()))
+        });
+        let failing = writer.write(|conn| insert_then_fail(conn, 2));
+        let after = writer.write(|conn| insert(conn, 3).map(|()| ((), Vec::new())));
+        let queued_behind = async {
+            holds.await.unwrap();
+            tokio::join!(counted, failing, after)
+        };
+        let (holding, (counted, failing, after)) = tokio::join!(holding, queued_behind);
+        assert!(holding.is_ok() && after.is_ok(), "{holding:?} {after:?}");
+        assert!(refused(failing));
+        // Run once, and again after the failure rolled its first run back.
+        assert_eq!(counted.unwrap(), 2);
+        let stored = writer
+            .read(|conn| {
+                conn.query_row(
+                    "SELECT group_concat(x) FROM (SELECT x FROM t ORDER BY x)",
+                    [],
+                    |row| row.get::<_, String>(0),
+                )
+                .map_err(from_sqlite)
+            })
+            .await
+            .unwrap();
+        assert_eq!(stored, "0,1,3");
     }
 }

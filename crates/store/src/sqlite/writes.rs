@@ -27,7 +27,7 @@ pub(crate) struct PreparedRun {
 
 pub(crate) fn create_run(
     conn: &Connection,
-    run: PreparedRun,
+    run: &PreparedRun,
     caps: RunCaps,
 ) -> WriteResult<RunRecord> {
     admit(conn, &run.record.owner, caps, 1)?;
@@ -53,19 +53,19 @@ pub(crate) fn admit(
 /// in the same transaction: the run is never announced as waiting in the queue.
 pub(crate) fn create_run_leased(
     conn: &Connection,
-    run: PreparedRun,
+    run: &PreparedRun,
     caps: RunCaps,
     worker: &str,
     lease_for_us: i64,
 ) -> WriteResult<(RunRecord, Option<LeasedRow>)> {
     admit(conn, &run.record.owner, caps, 1)?;
-    let (seq, mut notices) = insert_queued(conn, &run)?;
+    let (seq, mut notices) = insert_queued(conn, run)?;
     let ahead = conn
         .prepare_cached("SELECT 1 FROM runs WHERE status = 'queued' AND seq < ?1")
         .and_then(|mut stmt| stmt.exists([seq]))
         .map_err(from_sqlite)?;
     if ahead {
-        return Ok(((run.record, None), notices));
+        return Ok(((run.record.clone(), None), notices));
     }
     notices.retain(|n| !matches!(n, Notice::RunQueued));
     let candidate = Candidate {
@@ -75,9 +75,9 @@ pub(crate) fn create_run_leased(
     };
     let created = run.record.clone();
     let just_created = LeaseOf::JustCreated(Box::new(JustCreated {
-        record: run.record,
-        request: run.request,
-        secrets_sealed: run.secrets_sealed,
+        record: run.record.clone(),
+        request: run.request.clone(),
+        secrets_sealed: run.secrets_sealed.clone(),
     }));
     let (leased, more) =
         lease_candidate(conn, candidate, just_created, worker, lease_for_us, now())?;
@@ -87,9 +87,9 @@ pub(crate) fn create_run_leased(
 
 /// Inserts a queued run (a group member when `record.taskgroup_id` is set), with its request
 /// and first event; the group's counts and log follow.
-pub(crate) fn insert_run(conn: &Connection, run: PreparedRun) -> WriteResult<RunRecord> {
-    let (_, notices) = insert_queued(conn, &run)?;
-    Ok((run.record, notices))
+pub(crate) fn insert_run(conn: &Connection, run: &PreparedRun) -> WriteResult<RunRecord> {
+    let (_, notices) = insert_queued(conn, run)?;
+    Ok((run.record.clone(), notices))
 }
 
 /// [`insert_run`], returning the run's `seq` instead of its record.
@@ -475,7 +475,7 @@ pub(crate) fn release(conn: &Connection, lease: &Lease) -> WriteResult<()> {
 pub(crate) fn finish(
     conn: &Connection,
     lease: &Lease,
-    outcome: PreparedOutcome,
+    outcome: &PreparedOutcome,
 ) -> WriteResult<RunRecord> {
     let id = lease.run_id.as_str();
     let held: Option<(i64, String, Option<String>, String)> = conn
