@@ -82,8 +82,8 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // Keep each cached statement's plan: otherwise a new value bound to a range constraint
     // (the lease expiry) makes SQLite prepare the statement again on every step.
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
-    // Statement journals (each write command runs in a savepoint) live in memory, not in a
-    // temporary file written page by page.
+    // Statement journals (of savepoints: the writer's commands run again in one each after a
+    // batch-mate failed) live in memory, not in a temporary file written page by page.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(())
