@@ -275,6 +275,21 @@ mod tests {
         Err(StoreError::Database("refused".into()))
     }
 
+    /// The values in `t`, in order, comma-separated.
+    async fn stored(writer: &Writer) -> String {
+        writer
+            .read(|conn| {
+                conn.query_row(
+                    "SELECT group_concat(x) FROM (SELECT x FROM t ORDER BY x)",
+                    [],
+                    |row| row.get::<_, String>(0),
+                )
+                .map_err(from_sqlite)
+            })
+            .await
+            .unwrap()
+    }
+
     fn refused(result: Result<(), StoreError>) -> bool {
         matches!(result, Err(StoreError::Database(m)) if m == "refused")
     }
@@ -311,17 +326,7 @@ mod tests {
         assert!(refused(
             writer.write(|conn| insert_then_fail(conn, 99)).await
         ));
-        let stored = writer
-            .read(|conn| {
-                conn.query_row(
-                    "SELECT group_concat(x) FROM (SELECT x FROM t ORDER BY x)",
-                    [],
-                    |row| row.get::<_, String>(0),
-                )
-                .map_err(from_sqlite)
-            })
-            .await
-            .unwrap();
+        let stored = stored(&writer).await;
         assert_eq!(stored, "0,2,4,10,12,14");
     }
 
@@ -359,17 +364,7 @@ mod tests {
         assert!(refused(failing));
         // Run once, and again after the failure rolled its first run back.
         assert_eq!(counted.unwrap(), 2);
-        let stored = writer
-            .read(|conn| {
-                conn.query_row(
-                    "SELECT group_concat(x) FROM (SELECT x FROM t ORDER BY x)",
-                    [],
-                    |row| row.get::<_, String>(0),
-                )
-                .map_err(from_sqlite)
-            })
-            .await
-            .unwrap();
+        let stored = stored(&writer).await;
         assert_eq!(stored, "0,1,3");
     }
 }
