@@ -303,7 +303,7 @@ mod tests {
         for round in 0..2 {
             // The first command holds the writer while the next four queue, to be committed
             // together (with it, when the writer takes all five at once): a failing one first,
-            // then one among others (which fails again in its savepoint on the second pass).
+            // then one among others (which fails in its savepoint, on the second pass).
             let holding = writer.write(move |conn| {
                 std::thread::sleep(Duration::from_millis(100));
                 insert(conn, 10 * round).map(|()| ((), Vec::new()))
