@@ -17,7 +17,8 @@ use rmcp::{
     RoleClient,
     model::{
         CallToolRequest, CallToolRequestParams, CancelledNotification, CancelledNotificationParam,
-        ClientNotification, ClientRequest, NumberOrString, PaginatedRequestParams, ServerResult,
+        ClientNotification, ClientRequest, ListToolsResult, NumberOrString, PaginatedRequestParams,
+        ServerResult,
     },
     service::{Peer, PeerRequestOptions},
 };
@@ -133,14 +134,19 @@ impl McpClient {
         let mut cursor: Option<String> = None;
         let mut seen_cursors = std::collections::HashSet::new();
         for page in 0..inner.limits.max_list_pages {
-            let params = cursor
-                .clone()
-                .map(|c| PaginatedRequestParams::default().with_cursor(Some(c)));
-            let result = inner
-                .peer
-                .list_tools(params)
-                .await
-                .map_err(|e| classify::service_error(&inner.name, Phase::List, e))?;
+            let result = match self.list_page_direct(cursor.as_deref()).await {
+                Some(page) => page?,
+                None => {
+                    let params = cursor
+                        .clone()
+                        .map(|c| PaginatedRequestParams::default().with_cursor(Some(c)));
+                    inner
+                        .peer
+                        .list_tools(params)
+                        .await
+                        .map_err(|e| classify::service_error(&inner.name, Phase::List, e))?
+                }
+            };
             tools.extend(result.tools.into_iter().map(ToolInfo::from));
             if tools.len() >= inner.limits.max_tools {
                 tracing::warn!(server = %inner.name, limit = inner.limits.max_tools, "tool list truncated");
@@ -162,6 +168,38 @@ impl McpClient {
             }
         }
         Ok(filter_allowed(tools, inner.allowed_tools.as_deref()))
+    }
+
+    /// One page of `tools/list` as a direct POST on the session's route; `None` when there is
+    /// no route (yet, or for this transport) or the session expired: rmcp then asks instead
+    /// (re-initialising an expired session).
+    async fn list_page_direct(
+        &self,
+        cursor: Option<&str>,
+    ) -> Option<Result<ListToolsResult, McpError>> {
+        let inner = &self.inner;
+        let cell = inner.route.as_ref()?;
+        let route = cell.get()?;
+        let request_id = format!(
+            "forage-{}",
+            inner.next_direct_id.fetch_add(1, Ordering::Relaxed)
+        );
+        let list = DirectCall {
+            http: &inner.http,
+            route: &route,
+            server: &inner.name,
+            max_bytes: inner.limits.max_response_bytes,
+            phase: Phase::List,
+        };
+        match list.list(&request_id, cursor).await {
+            Ok(page) => Some(Ok(page)),
+            Err(DirectFailure::Failed(error)) => Some(Err(error)),
+            Err(DirectFailure::SessionExpired) => {
+                tracing::info!("MCP session expired; re-initialising");
+                cell.clear_if(&route);
+                None
+            }
+        }
     }
 
     /// Calls one tool, bounded by `timeout`; on timeout or `cancel` the server is sent
@@ -239,6 +277,7 @@ impl McpClient {
             route,
             server,
             max_bytes: inner.limits.max_response_bytes,
+            phase: Phase::Call,
         };
         let (error, reason) = tokio::select! {
             biased;

@@ -1,6 +1,7 @@
-//! Sends one `tools/call` as a single POST on an established Streamable HTTP session and reads
-//! its reply (a JSON body or an SSE stream) in the calling task, without a relay through
-//! rmcp's worker. A dropped stream is resumed with `Last-Event-ID`; an expired session is
+//! Sends one `tools/call` (or one page of `tools/list`) as a single POST on an established
+//! Streamable HTTP session and reads its reply (a JSON body or an SSE stream) in the calling
+//! task, without a relay through rmcp's worker, and reads the result straight into its type
+//! (rmcp reads each message into an untagged enum, which buffers the whole message first). A dropped stream is resumed with `Last-Event-ID`; an expired session is
 //! reported so the caller can let rmcp re-initialise it.
 
 use std::{sync::Arc, time::Duration};
@@ -10,8 +11,8 @@ use reqwest::{
     Response, StatusCode,
     header::{ACCEPT, CONTENT_TYPE, HeaderValue},
 };
-use rmcp::model::{CallToolResult, ErrorData};
-use serde::{Deserialize, Serialize};
+use rmcp::model::{CallToolResult, ErrorData, ListToolsResult};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value, value::RawValue};
 
 use crate::{McpError, Phase, classify, route::Route, sse};
@@ -47,15 +48,17 @@ pub(crate) struct DirectCall<'a> {
     pub route: &'a Arc<Route>,
     pub server: &'a str,
     pub max_bytes: usize,
+    /// What the request is (`Call` or `List`), for its errors.
+    pub phase: Phase,
 }
 
 /// The request, serialised straight from borrowed parts.
 #[derive(Serialize)]
-struct CallRequest<'a> {
+struct Request<'a, P> {
     jsonrpc: &'static str,
     id: &'a str,
     method: &'static str,
-    params: CallParams<'a>,
+    params: P,
 }
 
 #[derive(Serialize)]
@@ -72,6 +75,12 @@ struct CallMeta<'a> {
     progress_token: &'a str,
 }
 
+#[derive(Serialize)]
+struct ListParams<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cursor: Option<&'a str>,
+}
+
 /// A JSON-RPC message from the server, read only as far as routing it needs.
 #[derive(Deserialize)]
 struct Incoming<'a> {
@@ -85,9 +94,9 @@ struct Incoming<'a> {
     error: Option<ErrorData>,
 }
 
-/// What one server message meant for the call.
-pub(crate) enum Step {
-    Reply(Result<CallToolResult, McpError>),
+/// What one server message meant for the request.
+pub(crate) enum Step<R> {
+    Reply(Result<R, McpError>),
     /// A request from the server: this answer is posted back and the call goes on.
     Answer(String),
     Continue,
@@ -101,23 +110,43 @@ impl DirectCall<'_> {
         name: &str,
         arguments: &Map<String, Value>,
     ) -> Result<CallToolResult, DirectFailure> {
-        let request = CallRequest {
+        let params = CallParams {
+            name,
+            arguments,
+            meta: CallMeta {
+                progress_token: request_id,
+            },
+        };
+        self.request(request_id, "tools/call", params).await
+    }
+
+    /// Asks for one page of `tools/list` (after `cursor`) and waits for it.
+    pub(crate) async fn list(
+        &self,
+        request_id: &str,
+        cursor: Option<&str>,
+    ) -> Result<ListToolsResult, DirectFailure> {
+        self.request(request_id, "tools/list", ListParams { cursor })
+            .await
+    }
+
+    async fn request<P: Serialize, R: DeserializeOwned>(
+        &self,
+        request_id: &str,
+        method: &'static str,
+        params: P,
+    ) -> Result<R, DirectFailure> {
+        let request = Request {
             jsonrpc: "2.0",
             id: request_id,
-            method: "tools/call",
-            params: CallParams {
-                name,
-                arguments,
-                meta: CallMeta {
-                    progress_token: request_id,
-                },
-            },
+            method,
+            params,
         };
         let body = serde_json::to_vec(&request).map_err(|e| self.protocol(e.to_string()))?;
         let response = self
             .post(body)
             .await
-            .map_err(|e| classify::chain(self.server, Phase::Call, &e))?;
+            .map_err(|e| classify::chain(self.server, self.phase, &e))?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND && self.route.session_id.is_some() {
             return Err(DirectFailure::SessionExpired);
@@ -151,14 +180,15 @@ impl DirectCall<'_> {
                         self.post_answer(answer);
                     }
                     Err(self
-                        .protocol("the JSON reply is not the tools/call response".into())
+                        .protocol(format!("the JSON reply is not the {} response", self.phase))
                         .into())
                 }
             };
         }
         Err(self
             .protocol(format!(
-                "a tools/call answered {status} with content type '{content_type}', not JSON or an event stream"
+                "a {} answered {status} with content type '{content_type}', not JSON or an event stream",
+                self.phase
             ))
             .into())
     }
@@ -207,7 +237,7 @@ impl DirectCall<'_> {
         let mut body = Vec::new();
         let mut chunks = response.bytes_stream();
         while let Some(chunk) = chunks.next().await {
-            let chunk = chunk.map_err(|e| classify::chain(self.server, Phase::Call, &e))?;
+            let chunk = chunk.map_err(|e| classify::chain(self.server, self.phase, &e))?;
             if body.len() + chunk.len() > self.max_bytes {
                 return Err(self.too_large());
             }
@@ -217,11 +247,11 @@ impl DirectCall<'_> {
     }
 
     /// Reads events until the reply arrives, resuming a stream that ends first.
-    async fn read_stream(
+    async fn read_stream<R: DeserializeOwned>(
         &self,
         response: Response,
         expected_id: &str,
-    ) -> Result<CallToolResult, McpError> {
+    ) -> Result<R, McpError> {
         let mut parser = sse::Parser::new(self.max_bytes);
         let mut response = response;
         let mut resumes = 0;
@@ -267,7 +297,7 @@ impl DirectCall<'_> {
                 .unwrap_or(DEFAULT_RESUME_DELAY)
                 .min(MAX_RESUME_DELAY);
             tokio::time::sleep(delay).await;
-            tracing::debug!(server = %self.server, resumes, "resuming the tools/call response stream");
+            tracing::debug!(server = %self.server, resumes, phase = %self.phase, "resuming the response stream");
             parser = sse::Parser::new(self.max_bytes);
             response = self.resume(&last_id).await?;
         }
@@ -291,7 +321,7 @@ impl DirectCall<'_> {
         let response = request
             .send()
             .await
-            .map_err(|e| classify::chain(self.server, Phase::Call, &e))?;
+            .map_err(|e| classify::chain(self.server, self.phase, &e))?;
         if !response.status().is_success() {
             return Err(self.http_error(response.status()));
         }
@@ -300,7 +330,7 @@ impl DirectCall<'_> {
 
     /// Routes one message: the reply to this call ends it; anything else is passed over
     /// (progress and log notifications) or answered (a request from the server). No I/O.
-    pub(crate) fn step(&self, message: &[u8], expected_id: &str) -> Step {
+    pub(crate) fn step<R: DeserializeOwned>(&self, message: &[u8], expected_id: &str) -> Step<R> {
         // serde would read `Incoming` from an array too (`["id", "method"]`), which is no
         // JSON-RPC message.
         if message.trim_ascii_start().first() != Some(&b'{') {
@@ -333,15 +363,15 @@ impl DirectCall<'_> {
         }
     }
 
-    fn reply(
+    fn reply<R: DeserializeOwned>(
         &self,
         result: Option<&RawValue>,
         error: Option<ErrorData>,
-    ) -> Result<CallToolResult, McpError> {
+    ) -> Result<R, McpError> {
         match (result, error) {
             (_, Some(error)) => Err(self.rpc(error)),
             (Some(result), None) => serde_json::from_str(result.get())
-                .map_err(|e| self.protocol(format!("the tools/call result is malformed: {e}"))),
+                .map_err(|e| self.protocol(format!("the {} result is malformed: {e}", self.phase))),
             (None, None) => Err(self.protocol("a response with neither result nor error".into())),
         }
     }
@@ -351,15 +381,17 @@ impl DirectCall<'_> {
         let http = self.http.clone();
         let route = self.route.clone();
         let server = self.server.to_owned();
+        let phase = self.phase;
         tokio::spawn(async move {
             let direct = DirectCall {
                 http: &http,
                 route: &route,
                 server: &server,
                 max_bytes: 0,
+                phase,
             };
             if let Err(e) = direct.post(answer.into_bytes()).await {
-                tracing::debug!(server = %server, error = %classify::chain(&server, Phase::Call, &e), "could not answer a server request");
+                tracing::debug!(server = %server, error = %classify::chain(&server, phase, &e), "could not answer a server request");
             }
         });
     }
@@ -367,7 +399,7 @@ impl DirectCall<'_> {
     fn protocol(&self, detail: String) -> McpError {
         McpError::Protocol {
             server: self.server.into(),
-            phase: Phase::Call,
+            phase: self.phase,
             detail,
         }
     }
@@ -375,7 +407,7 @@ impl DirectCall<'_> {
     fn closed(&self, detail: String) -> McpError {
         McpError::Closed {
             server: self.server.into(),
-            phase: Phase::Call,
+            phase: self.phase,
             detail,
         }
     }
@@ -383,7 +415,7 @@ impl DirectCall<'_> {
     fn too_large(&self) -> McpError {
         McpError::TooLarge {
             server: self.server.into(),
-            phase: Phase::Call,
+            phase: self.phase,
             limit: self.max_bytes,
         }
     }
@@ -391,7 +423,7 @@ impl DirectCall<'_> {
     fn http_error(&self, status: StatusCode) -> McpError {
         McpError::Http {
             server: self.server.into(),
-            phase: Phase::Call,
+            phase: self.phase,
             status,
         }
     }
@@ -399,7 +431,7 @@ impl DirectCall<'_> {
     fn rpc(&self, error: ErrorData) -> McpError {
         McpError::Rpc {
             server: self.server.into(),
-            phase: Phase::Call,
+            phase: self.phase,
             code: error.code.0,
             message: error.message.into_owned(),
         }

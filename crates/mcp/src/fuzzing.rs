@@ -75,8 +75,9 @@ pub fn route_server_message(message: &[u8], expected_id: &str) -> Routed {
         }),
         server: "fuzz",
         max_bytes: usize::MAX,
+        phase: crate::Phase::Call,
     };
-    match call.step(message, expected_id) {
+    match call.step::<CallToolResult>(message, expected_id) {
         Step::Reply(reply) => Routed::Reply(reply.map(ToolOutput::from).map_err(|e| e.to_string())),
         Step::Answer(answer) => Routed::Answer(answer),
         Step::Continue => Routed::Continue,
